@@ -1,0 +1,20 @@
+// Package nexthop interns next-hop sets into kernel nexthop objects and
+// groups.
+//
+// One next hop (gateway, device, onlink flag, family) becomes one nexthop
+// object; a set of next hops with weights becomes a group whose members are
+// those objects. Objects are shared by every route that uses the same set and
+// are reference counted, so that one group replacement moves every route
+// using it at once.
+//
+// The package is pure: it decides which objects must exist, with which ids
+// and members, and in which order they are created, replaced and deleted.
+// It never talks to the kernel. Callers apply the changes it returns and
+// report the outcome back.
+//
+// # Order
+//
+// Objects are created before the routes that use them (hops, then groups)
+// and deleted only after the last route has left (groups, then hops), so that
+// no route ever points at a missing object.
+package nexthop
