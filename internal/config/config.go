@@ -1,0 +1,312 @@
+// Package config reads fibd's YAML configuration file.
+//
+// Decoding is strict: an unknown key, a duplicate key, a value of the wrong
+// type or a value out of range is an error that names the key path (for
+// example kernel.protocol), the line, the value and what is allowed. Keys
+// that are absent keep their defaults (see Default).
+//
+// The bgp section is not decoded here: it holds GoBGP's own configuration
+// schema (what gobgpd.yaml contains) and is handed to package gobgp as a
+// *yaml.Node.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// Config is fibd's configuration. Load returns it with defaults applied and
+// validated.
+type Config struct {
+	Log     Log     `yaml:"log"`
+	Kernel  Kernel  `yaml:"kernel"`
+	FIB     FIB     `yaml:"fib"`
+	API     API     `yaml:"api"`
+	Metrics Metrics `yaml:"metrics"`
+	GoBGP   GoBGP   `yaml:"gobgp"`
+
+	// BGP is GoBGP's configuration (global, neighbors, peer-groups, ...),
+	// undecoded. It is nil when the file has no bgp section.
+	BGP *yaml.Node `yaml:"bgp"`
+
+	// lines maps key paths to their lines in the file, for errors.
+	lines map[string]int
+}
+
+// Log configures the daemon's log output.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// Kernel configures the netlink side.
+type Kernel struct {
+	// Protocol is the route and nexthop protocol number (rtm_protocol,
+	// NHA_PROTOCOL) that marks fibd's kernel objects, 1 to 255. Default
+	// 201.
+	Protocol int `yaml:"protocol"`
+
+	// NexthopIDs is the range of nexthop object ids fibd allocates from,
+	// written "FIRST-LAST". Default nexthop.DefaultRange.
+	NexthopIDs IDRange `yaml:"nexthop-ids"`
+
+	// ReadBuffer and WriteBuffer are netlink socket buffer sizes in bytes;
+	// zero keeps the kernel package's defaults.
+	ReadBuffer  int `yaml:"read-buffer"`
+	WriteBuffer int `yaml:"write-buffer"`
+
+	// AckPerMessage requests an acknowledgement for every message of a
+	// batch instead of errors only.
+	AckPerMessage bool `yaml:"ack-per-message"`
+}
+
+// FIB configures route selection and programming.
+type FIB struct {
+	// BatchSize is the largest number of operations per dataplane call;
+	// zero keeps the fib package's default.
+	BatchSize int `yaml:"batch-size"`
+
+	// Hold lists the sources that must converge before routes adopted
+	// from a previous run and no longer wanted are deleted. Nil (absent)
+	// means ["bgp"] when BGP is on and none otherwise; an empty list means
+	// none.
+	Hold []string `yaml:"hold"`
+
+	// HoldTimeout bounds the wait for the Hold sources. Default 5m.
+	HoldTimeout Duration `yaml:"hold-timeout"`
+
+	// FlushOnExit deletes fibd's routes and nexthop objects when the
+	// daemon stops. By default they are kept, so that a restart does not
+	// interrupt forwarding.
+	FlushOnExit bool `yaml:"flush-on-exit"`
+
+	// TakeoverConflicts lets fibd replace routes of other protocols that
+	// occupy a key it wants to program.
+	TakeoverConflicts bool `yaml:"takeover-conflicts"`
+}
+
+// API configures the gRPC API.
+type API struct {
+	// Socket is the path of the unix socket; "" disables it. Default
+	// /run/fibd/fibd.sock.
+	Socket string `yaml:"socket"`
+
+	// SocketMode is the socket's file mode, written in octal. Default 0660.
+	SocketMode FileMode `yaml:"socket-mode"`
+
+	// TCP configures an optional TCP listener.
+	TCP TCP `yaml:"tcp"`
+
+	// GracePeriod is how long the routes of a client that disconnected
+	// are kept before they are withdrawn. Default 30s.
+	GracePeriod Duration `yaml:"grace-period"`
+
+	// MaxBatch is the largest number of routes in one request. Default
+	// 10000.
+	MaxBatch int `yaml:"max-batch"`
+
+	// DefaultDistance is the administrative distance of a client's routes
+	// when Sources has no entry for its name. Default 10.
+	DefaultDistance int `yaml:"default-distance"`
+
+	// Sources sets per-client settings by source name.
+	Sources map[string]Source `yaml:"sources"`
+}
+
+// TCP configures the API's TCP listener.
+type TCP struct {
+	// Address is host:port; "" disables the listener.
+	Address string `yaml:"address"`
+
+	// Cert and Key are PEM files of the server certificate and key.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+
+	// ClientCA is a PEM file of the CAs that sign client certificates;
+	// when set, clients must present one.
+	ClientCA string `yaml:"client-ca"`
+
+	// AllowInsecureLoopback permits a listener without TLS on a loopback
+	// address.
+	AllowInsecureLoopback bool `yaml:"allow-insecure-loopback"`
+}
+
+// Source holds the settings of one API source.
+type Source struct {
+	// Distance is the administrative distance of the source's routes,
+	// 1 to 255.
+	Distance int `yaml:"distance"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Address is host:port of the HTTP server; "" disables it. Default
+	// 127.0.0.1:9342.
+	Address string `yaml:"address"`
+
+	// Pprof serves net/http/pprof under /debug/pprof/. It is allowed only
+	// when Address is a loopback address.
+	Pprof bool `yaml:"pprof"`
+}
+
+// GoBGP configures the BGP source.
+type GoBGP struct {
+	// Mode is embedded (run GoBGP in the daemon with the bgp section),
+	// remote (follow a gobgpd at RemoteAddress) or off. Default embedded
+	// when the file has a bgp section, off otherwise.
+	Mode string `yaml:"mode"`
+
+	// RemoteAddress is host:port of gobgpd's gRPC API in remote mode.
+	RemoteAddress string `yaml:"remote-address"`
+
+	// APIAddress exposes the embedded GoBGP's gRPC API at host:port, so
+	// that the gobgp command works; "" does not expose it.
+	APIAddress string `yaml:"api-address"`
+
+	// EBGPDistance and IBGPDistance are the administrative distances of
+	// eBGP and iBGP routes. Defaults 20 and 200.
+	EBGPDistance int `yaml:"ebgp-distance"`
+	IBGPDistance int `yaml:"ibgp-distance"`
+
+	// Table and Metric are where BGP routes are installed. Defaults 254
+	// (main) and 20.
+	Table  uint32 `yaml:"table"`
+	Metric uint32 `yaml:"metric"`
+
+	// ConvergenceTimeout bounds the wait for the initial BGP table before
+	// the source declares convergence anyway. Default 2m.
+	ConvergenceTimeout Duration `yaml:"convergence-timeout"`
+}
+
+// Modes of the BGP source.
+const (
+	ModeEmbedded = "embedded"
+	ModeRemote   = "remote"
+	ModeOff      = "off"
+)
+
+// BGPSource is the source name of BGP routes, the default Hold list.
+const BGPSource = "bgp"
+
+// Default returns the configuration of an empty file.
+func Default() *Config {
+	return &Config{
+		Log:    Log{Level: "info", Format: "text"},
+		Kernel: Kernel{Protocol: 201, NexthopIDs: IDRange(nexthop.DefaultRange)},
+		FIB:    FIB{HoldTimeout: Duration(5 * time.Minute)},
+		API: API{
+			Socket:          "/run/fibd/fibd.sock",
+			SocketMode:      0o660,
+			GracePeriod:     Duration(30 * time.Second),
+			MaxBatch:        10000,
+			DefaultDistance: 10,
+		},
+		Metrics: Metrics{Address: "127.0.0.1:9342"},
+		GoBGP: GoBGP{
+			EBGPDistance:       20,
+			IBGPDistance:       200,
+			Table:              254,
+			Metric:             20,
+			ConvergenceTimeout: Duration(2 * time.Minute),
+		},
+	}
+}
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+
+	return cfg, nil
+}
+
+// Parse decodes and validates a configuration document.
+func Parse(data []byte) (*Config, error) {
+	root, err := parseDocument(data)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := Default()
+	if root != nil {
+		if err := decodeNode(root, "", cfg); err != nil {
+			return nil, err
+		}
+	}
+
+	cfg.applyDerivedDefaults()
+
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+
+	return cfg, nil
+}
+
+// parseDocument returns the root mapping of the only YAML document in data,
+// or nil for an empty document.
+func parseDocument(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse yaml: line %d: a config file holds one document, found a second one", extra.Line)
+	}
+
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, nil
+	}
+
+	return root, nil
+}
+
+// applyDerivedDefaults fills the defaults that depend on other keys.
+func (c *Config) applyDerivedDefaults() {
+	if c.GoBGP.Mode == "" {
+		c.GoBGP.Mode = ModeOff
+		if c.BGP != nil {
+			c.GoBGP.Mode = ModeEmbedded
+		}
+	}
+
+	if c.FIB.Hold == nil && c.BGPEnabled() {
+		c.FIB.Hold = []string{BGPSource}
+	}
+}
+
+// BGPEnabled reports whether the BGP source runs.
+func (c *Config) BGPEnabled() bool {
+	return c.GoBGP.Mode == ModeEmbedded || c.GoBGP.Mode == ModeRemote
+}
