@@ -1,0 +1,231 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/kernel/nlmsg"
+)
+
+// receiveBufferBytes is the size of the buffer for replies to requests. A
+// reply is one NLMSG_ERROR of at most the request's size.
+const receiveBufferBytes = 256 << 10
+
+// batch is one sendmsg of requests, closed by an acknowledged barrier.
+type batch struct {
+	barrier uint32 // sequence number of the NLMSG_NOOP barrier
+	start   int    // index of the first op of the batch
+	end     int    // index after the last op of the batch
+}
+
+// Apply programs ops in order and sets each op's Err; see fib.Dataplane.
+//
+// The ops are encoded into batches of about Config.MaxBatchBytes, each sent
+// with one sendmsg and closed by an NLMSG_NOOP with NLM_F_ACK. The kernel
+// processes the messages of one sendmsg in order and replies only to
+// failures, so when the barrier's acknowledgement arrives every earlier
+// failure of the batch has arrived before it, and the ops of the batch
+// without an error succeeded. A reader goroutine drains the replies while
+// the next batch is sent, so that the receive buffer does not overrun.
+//
+// When the socket fails or ctx ends, Apply returns the error and sets it
+// on every op whose outcome it did not learn, so that no op is taken as
+// successful without the kernel's word.
+func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
+	k.applyMu.Lock()
+	defer k.applyMu.Unlock()
+
+	for i := range ops {
+		ops[i].Err = nil
+	}
+
+	if len(ops) == 0 {
+		return nil
+	}
+
+	run := &applyRun{
+		k:       k,
+		ops:     ops,
+		base:    k.seq + 1,
+		batches: make(chan batch, 16),
+		stop:    make(chan struct{}),
+	}
+	k.seq += uint32(len(ops))
+
+	err := run.execute(ctx)
+	k.stats.add(&run.stats)
+
+	return err
+}
+
+// applyRun is the state of one Apply call. The sender owns everything but
+// confirmed, acked and the reader's counters until the reader has finished.
+type applyRun struct {
+	k    *Kernel
+	ops  []fib.Op
+	base uint32 // sequence number of ops[0]; ops[i] has base+i
+
+	// batches passes each batch to the reader before it is sent.
+	batches chan batch
+
+	// stop is closed by the reader when it fails, and readErr tells why.
+	stop    chan struct{}
+	readErr error
+
+	// confirmed is the number of leading ops whose outcome is known.
+	confirmed int
+
+	// lastBarrier is the sequence number of the latest acknowledged
+	// barrier, valid when anyBarrier is set.
+	lastBarrier uint32
+	anyBarrier  bool
+
+	// acked marks the ops the kernel acknowledged, with Config.AckEach.
+	acked []bool
+
+	// stats counts what the sender did and replies what the reader saw.
+	stats   Stats
+	replies Stats
+}
+
+func (r *applyRun) execute(ctx context.Context) error {
+	if r.k.cfg.AckEach {
+		r.acked = make([]bool, len(r.ops))
+	}
+
+	r.k.apply.resume()
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		r.read()
+	}()
+
+	sendErr := r.send(ctx)
+	close(r.batches)
+	if sendErr != nil {
+		// The barrier of the failed batch will not come.
+		r.k.apply.interrupt()
+	}
+
+	<-readerDone
+	r.k.apply.resume()
+
+	r.stats.add(&r.replies)
+	err := sendErr
+	if err == nil && r.readErr != nil {
+		err = r.readErr
+	}
+
+	if err != nil {
+		r.stats.SocketErrors++
+		r.failUnconfirmed(err)
+
+		return fmt.Errorf("apply %d ops: %w", len(r.ops), err)
+	}
+
+	return nil
+}
+
+// send encodes the ops into batches and sends them.
+func (r *applyRun) send(ctx context.Context) error {
+	k := r.k
+	enc := encoder{k: k, ctx: ctx}
+	var extra uint16
+	if k.cfg.AckEach {
+		extra = nlmsg.NLM_F_ACK
+	}
+
+	r.stats.Ops = make(map[string]uint64)
+	var counts [fib.OpRouteDelete + 1]uint64
+	defer func() {
+		for kind, n := range counts {
+			if n > 0 {
+				r.stats.Ops[fib.OpKind(kind).String()] += n
+			}
+		}
+	}()
+
+	b := batch{}
+	buf := k.buf[:0]
+	for i := range r.ops {
+		op := &r.ops[i]
+		if int(op.Kind) < len(counts) {
+			counts[op.Kind]++
+		}
+
+		var err error
+		buf, err = enc.appendOp(buf, op, r.base+uint32(i), extra)
+		if err != nil {
+			op.Err = err
+			r.countError(err)
+		}
+
+		if len(buf) < k.cfg.MaxBatchBytes && i < len(r.ops)-1 {
+			continue
+		}
+
+		b.end = i + 1
+		if err := r.sendBatch(ctx, buf, b); err != nil {
+			return err
+		}
+
+		b.start = b.end
+		buf = k.buf[:0]
+	}
+
+	return nil
+}
+
+// sendBatch appends the barrier to buf, hands the batch to the reader and
+// sends it.
+func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	select {
+	case <-r.stop:
+		return r.readErr
+	default:
+	}
+
+	r.k.seq++
+	b.barrier = r.k.seq
+	buf = nlmsg.AppendNoop(buf, nlmsg.Header{
+		Flags: nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_ACK,
+		Seq:   b.barrier,
+	})
+	r.k.buf = buf[:0]
+
+	select {
+	case r.batches <- b:
+	case <-r.stop:
+		return r.readErr
+	}
+
+	r.stats.Batches++
+
+	return r.k.apply.send(buf)
+}
+
+// failUnconfirmed sets err on every op after the last confirmed batch that
+// has no outcome yet.
+func (r *applyRun) failUnconfirmed(err error) {
+	for i := r.confirmed; i < len(r.ops); i++ {
+		op := &r.ops[i]
+		if op.Err == nil {
+			op.Err = fmt.Errorf("%s %s: outcome unknown: %w", opName(op.Kind), objectName(op), err)
+		}
+	}
+}
+
+func (r *applyRun) countError(err error) {
+	if r.stats.Errors == nil {
+		r.stats.Errors = make(map[syscall.Errno]uint64)
+	}
+
+	r.stats.Errors[errnoOf(err)]++
+}
+

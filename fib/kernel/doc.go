@@ -1,0 +1,32 @@
+// Package kernel programs fib's routes and nexthop objects into the Linux
+// kernel over rtnetlink, and dumps them back. *Kernel implements
+// fib.Dataplane.
+//
+// Every route and nexthop object carries fibd's protocol number (201 by
+// default, "proto fibd" once WriteProtocolName has run), and fibd never
+// changes an object of another protocol: creates use NLM_F_EXCL, so that
+// an id or a route another owner holds fails with EEXIST instead of being
+// overwritten, and route deletes name the protocol, so that they match
+// only fibd's routes.
+//
+// # Batches and acknowledgements
+//
+// Apply encodes all its operations into large buffers and writes each
+// buffer on the socket with one sendmsg. It asks for no acknowledgement per
+// message: the kernel answers only the messages that fail, and each batch
+// ends with an NLMSG_NOOP that requests one. The kernel processes a sendmsg
+// in order, so the barrier's acknowledgement follows every error of its
+// batch, and errors are matched to operations by sequence number. Config
+// AckEach requests an acknowledgement per message instead.
+//
+// # Namespaces
+//
+// Config.NetNS opens the sockets in another network namespace by file
+// descriptor; the calling thread never changes namespace.
+//
+// # Debugging
+//
+// `ip monitor route nexthop` in the namespace shows what Apply changes;
+// `strace -f -e trace=sendto,write,recvfrom` shows one write per batch and
+// one read per error or acknowledgement.
+package kernel

@@ -1,0 +1,96 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fibd/fibd/fib/kernel/nlmsg"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// Resolve completes hop; see fib.Dataplane. A hop with a device is
+// returned unchanged once the device exists. A hop with only a gateway
+// takes the device, and when the gateway is not directly connected also the
+// gateway, of the route the kernel would use to reach it (RTM_GETROUTE), so
+// that a BGP next hop several hops away resolves recursively. The result's
+// family is its gateway's, so that an IPv4 route can use an IPv6 gateway
+// (RFC 5549).
+func (k *Kernel) Resolve(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error) {
+	if hop.Device != "" {
+		return hop, k.checkDevice(ctx, hop)
+	}
+
+	if !hop.Gateway.IsValid() {
+		return hop, fmt.Errorf("resolve next hop %s: neither gateway nor device is set", hop)
+	}
+
+	if hop.Gateway.Is6() && hop.Gateway.IsLinkLocalUnicast() {
+		return hop, fmt.Errorf("resolve next hop %s: a link-local gateway needs an interface: set the device", hop)
+	}
+
+	r, err := k.routeGet(ctx, hop)
+	if err != nil {
+		return hop, err
+	}
+
+	if r.Type != nlmsg.RTN_UNICAST {
+		return hop, fmt.Errorf("resolve next hop %s: the route to the gateway is of type %d, not unicast (a local address or a reject route)", hop, r.Type)
+	}
+
+	device, err := k.links.name(ctx, r.OIF)
+	if err != nil {
+		return hop, fmt.Errorf("resolve next hop %s: %w", hop, err)
+	}
+
+	if device == "" {
+		return hop, fmt.Errorf("resolve next hop %s: the route to the gateway has no known device (ifindex %d)", hop, r.OIF)
+	}
+
+	gateway := hop.Gateway
+	if r.Gateway.IsValid() {
+		gateway = r.Gateway
+	}
+
+	return nexthop.Hop{Family: nexthop.FamilyOf(gateway), Gateway: gateway, Device: device}, nil
+}
+
+func (k *Kernel) checkDevice(ctx context.Context, hop nexthop.Hop) error {
+	i, err := k.links.index(ctx, hop.Device)
+	if err != nil {
+		return fmt.Errorf("resolve next hop %s: %w", hop, err)
+	}
+
+	if i == 0 {
+		return fmt.Errorf("resolve next hop %s: device %s not found", hop, hop.Device)
+	}
+
+	return nil
+}
+
+// routeGet asks the kernel for the route it would use to reach the hop's
+// gateway.
+func (k *Kernel) routeGet(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, error) {
+	req := requestMessage(nlmsg.AppendRouteGet(nil, nlmsg.Header{}, hop.Gateway, 0))
+	msgs, err := k.execute(ctx, req)
+	if err != nil {
+		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route to the gateway: %w", hop, err)
+	}
+
+	for _, m := range msgs {
+		if m.Header.Type != nlmsg.RTM_NEWROUTE {
+			continue
+		}
+
+		var r nlmsg.Route
+		if err := r.UnmarshalBinary(m.Data); err != nil {
+			return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, err)
+		}
+
+		return r, nil
+	}
+
+	return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, errNoRoute)
+}
+
+var errNoRoute = errors.New("the kernel returned no route to the gateway")

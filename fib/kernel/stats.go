@@ -1,0 +1,70 @@
+package kernel
+
+import (
+	"maps"
+	"sync"
+	"syscall"
+)
+
+// Stats counts the requests a Kernel sent and their outcomes since Open.
+type Stats struct {
+	// Ops counts operations by kind ("route-create", "nexthop-delete", ...,
+	// as fib.OpKind names them), whatever their outcome.
+	Ops map[string]uint64
+
+	// Errors counts failed operations by errno. Deletes of objects that
+	// were already gone are successes and are not counted.
+	Errors map[syscall.Errno]uint64
+
+	// Batches counts sendmsg calls of requests.
+	Batches uint64
+
+	// SocketErrors counts Apply calls that failed because the socket did.
+	SocketErrors uint64
+}
+
+type counters struct {
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats returns a copy of the counters. It is safe for concurrent use.
+func (k *Kernel) Stats() Stats {
+	k.stats.mu.Lock()
+	defer k.stats.mu.Unlock()
+
+	s := k.stats.stats
+	s.Ops = maps.Clone(s.Ops)
+	s.Errors = maps.Clone(s.Errors)
+
+	return s
+}
+
+func (c *counters) add(delta *Stats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	c.stats.add(delta)
+}
+
+// add adds the counters of o to s.
+func (s *Stats) add(o *Stats) {
+	for kind, n := range o.Ops {
+		if s.Ops == nil {
+			s.Ops = make(map[string]uint64)
+		}
+
+		s.Ops[kind] += n
+	}
+
+	for errno, n := range o.Errors {
+		if s.Errors == nil {
+			s.Errors = make(map[syscall.Errno]uint64)
+		}
+
+		s.Errors[errno] += n
+	}
+
+	s.Batches += o.Batches
+	s.SocketErrors += o.SocketErrors
+}
