@@ -228,4 +228,3 @@ func (r *applyRun) countError(err error) {
 
 	r.stats.Errors[errnoOf(err)]++
 }
-
