@@ -1,0 +1,378 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configures a lab run. The zero value of each field has the
+// meaning its comment gives.
+type Options struct {
+	// Routes is the number of prefixes to announce, taken evenly across
+	// the real table so that the length mix stays real; zero means the
+	// whole table.
+	Routes int
+
+	// IPv4Only leaves the IPv6 table out.
+	IPv4Only bool
+
+	// Peers is the number of upstream peers; zero means 2.
+	Peers int
+
+	// Once runs the lab through convergence and failover and returns a
+	// summary instead of waiting for ctx to end.
+	Once bool
+
+	// CompatMode sets net.ipv4.nexthop_compat_mode in the router's
+	// namespace: "0" or "1"; "" keeps the kernel's default (1).
+	CompatMode string
+
+	// Dir is the working directory for configs, sockets and logs; ""
+	// means a new temporary directory, removed at the end.
+	Dir string
+
+	// Fibd and Gobgpd are the binaries; "" means build them with the Go
+	// toolchain.
+	Fibd, Gobgpd string
+
+	// Dump is the path of a saved `location dump` output; "" runs the
+	// location tool.
+	Dump string
+
+	// Out receives progress lines; nil means os.Stdout.
+	Out io.Writer
+}
+
+// Summary is what a run measured.
+type Summary struct {
+	IPv4, IPv6       int           // prefixes announced
+	Converged        time.Duration // first announcement to the last route in the kernel
+	Rate             float64       // routes per second during convergence
+	Nexthops, Groups int           // fibd's kernel objects at convergence
+	MultipathRoutes  int           // routes over a group of Peers members
+	KernelFailover   time.Duration // session stop to no kernel route using the peer
+	BGPFailover      time.Duration // session stop to fibd having every per-prefix update
+	RoutesAfter      int           // fibd routes in the kernel after failover
+	RoutesViaFailed  int           // routes that still used the failed peer (must be 0)
+	FibdPeakRSSKiB   int64
+}
+
+// Namespace names. They are fixed so that the commands the lab prints can
+// be typed as they are; a second lab refuses to start while one runs.
+const (
+	RouterNS = "fibdlab-router"
+	peerNS   = "fibdlab-up"
+)
+
+// PeerNS returns the namespace name of upstream i (1-based).
+func PeerNS(i int) string {
+	return peerNS + strconv.Itoa(i)
+}
+
+// Lab is one running lab.
+type Lab struct {
+	opts  Options
+	out   io.Writer
+	dir   string
+	owned bool // dir was created by the lab
+
+	mu         sync.Mutex
+	namespaces []string
+	procs      []*exec.Cmd
+
+	v4, v6 []Network
+	peers  []*peer
+	router *router
+}
+
+// New checks the prerequisites and returns a lab that Run starts.
+func New(opts Options) (*Lab, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the lab creates network namespaces and needs root: run it with sudo")
+	}
+
+	if opts.Peers == 0 {
+		opts.Peers = 2
+	}
+
+	if opts.Peers < 2 || opts.Peers > 8 {
+		return nil, fmt.Errorf("invalid number of peers %d: use 2 to 8", opts.Peers)
+	}
+
+	if opts.Routes < 0 {
+		return nil, fmt.Errorf("invalid number of routes %d: use 0 (the whole table) or more", opts.Routes)
+	}
+
+	switch opts.CompatMode {
+	case "", "0", "1":
+	default:
+		return nil, fmt.Errorf("invalid nexthop compat mode %q: use 0 or 1", opts.CompatMode)
+	}
+
+	if _, err := exec.LookPath("ip"); err != nil {
+		return nil, errors.New("iproute2's ip command is missing: run sudo ./scripts/setup")
+	}
+
+	for _, ns := range append([]string{RouterNS}, PeerNS(1)) {
+		if namespaceExists(ns) {
+			return nil, fmt.Errorf("namespace %s exists: another lab is running, or one was killed; stop it, or run fibd-lab --cleanup", ns)
+		}
+	}
+
+	l := &Lab{opts: opts, out: opts.Out}
+	if l.out == nil {
+		l.out = os.Stdout
+	}
+
+	return l, nil
+}
+
+// Run builds the lab, converges the table, demonstrates failover and, unless
+// Options.Once is set, waits for ctx to end. It removes every namespace and
+// process it made before it returns, also when ctx ends early.
+func (l *Lab) Run(ctx context.Context) (Summary, error) {
+	defer l.cleanup()
+
+	var sum Summary
+	steps := []struct {
+		name string
+		fn   func(context.Context, *Summary) error
+	}{
+		{"read the real table", l.readTable},
+		{"prepare binaries", l.prepare},
+		{"create namespaces", l.createNamespaces},
+		{"start upstream peers", l.startPeers},
+		{"start fibd", l.startRouter},
+		{"announce the table", l.converge},
+		{"fail over", l.failover},
+	}
+
+	for _, step := range steps {
+		if err := step.fn(ctx, &sum); err != nil {
+			return sum, fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+
+	l.printf("\n%s\n", sum)
+	if l.opts.Once {
+		return sum, nil
+	}
+
+	l.printLookAround()
+	<-ctx.Done()
+	l.printf("\nstopping the lab and removing its namespaces\n")
+
+	return sum, nil
+}
+
+func (l *Lab) printf(format string, args ...any) {
+	fmt.Fprintf(l.out, format, args...)
+}
+
+// workDir returns the lab's directory, creating it on first use.
+func (l *Lab) workDir() (string, error) {
+	if l.dir != "" {
+		return l.dir, nil
+	}
+
+	if l.opts.Dir != "" {
+		if err := os.MkdirAll(l.opts.Dir, 0o755); err != nil {
+			return "", fmt.Errorf("create lab directory: %w", err)
+		}
+
+		l.dir = l.opts.Dir
+
+		return l.dir, nil
+	}
+
+	dir, err := os.MkdirTemp("", "fibd-lab-")
+	if err != nil {
+		return "", fmt.Errorf("create lab directory: %w", err)
+	}
+
+	l.dir, l.owned = dir, true
+
+	return dir, nil
+}
+
+func (l *Lab) addNamespace(name string) error {
+	if _, err := ip("netns", "add", name); err != nil {
+		return err
+	}
+
+	l.mu.Lock()
+	l.namespaces = append(l.namespaces, name)
+	l.mu.Unlock()
+
+	_, err := ip("-n", name, "link", "set", "lo", "up")
+
+	return err
+}
+
+// start starts a command inside a namespace with its output in a log file
+// of the lab directory, and records it for cleanup.
+func (l *Lab) start(ns, logName string, name string, args ...string) (*exec.Cmd, error) {
+	logFile, err := os.Create(filepath.Join(l.dir, logName))
+	if err != nil {
+		return nil, fmt.Errorf("create log file: %w", err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s in %s: %w", name, ns, err)
+	}
+
+	l.mu.Lock()
+	l.procs = append(l.procs, cmd)
+	l.mu.Unlock()
+
+	return cmd, nil
+}
+
+// stop ends one process the lab started: SIGTERM, then SIGKILL after a
+// grace period.
+func stop(cmd *exec.Cmd, grace time.Duration) {
+	if cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cleanup stops every process and deletes every namespace the lab made.
+func (l *Lab) cleanup() {
+	l.mu.Lock()
+	procs, namespaces := l.procs, l.namespaces
+	l.procs, l.namespaces = nil, nil
+	l.mu.Unlock()
+
+	for i := len(procs) - 1; i >= 0; i-- {
+		stop(procs[i], 5*time.Second)
+	}
+
+	for _, ns := range namespaces {
+		if _, err := ip("netns", "del", ns); err != nil {
+			l.printf("cleanup: %v\n", err)
+		}
+	}
+
+	if l.owned {
+		os.RemoveAll(l.dir)
+	}
+}
+
+// Cleanup removes namespaces a killed lab left behind.
+func Cleanup(peers int) error {
+	var errs []error
+	for _, ns := range append([]string{RouterNS}, peerNames(peers)...) {
+		if !namespaceExists(ns) {
+			continue
+		}
+
+		// TODO: processes of a killed lab die with their parent
+		// (Pdeathsig); a process started by hand inside these namespaces
+		// keeps running after they are deleted.
+		if _, err := ip("netns", "del", ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+func peerNames(n int) []string {
+	names := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
+		names = append(names, PeerNS(i))
+	}
+
+	return names
+}
+
+// peerAddresses returns the addresses of upstream i's link (1-based): the
+// router's and the peer's, in 198.51.100.0/24 and 2001:db8::/32.
+func peerAddresses(i int) (routerV4, peerV4, routerV6, peerV6 netip.Addr) {
+	base := byte(4 * (i - 1))
+	routerV4 = netip.AddrFrom4([4]byte{198, 51, 100, base + 1})
+	peerV4 = netip.AddrFrom4([4]byte{198, 51, 100, base + 2})
+	routerV6 = netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::1", i))
+	peerV6 = netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::2", i))
+
+	return routerV4, peerV4, routerV6, peerV6
+}
+
+func (l *Lab) createNamespaces(ctx context.Context, _ *Summary) error {
+	if _, err := l.workDir(); err != nil {
+		return err
+	}
+
+	if err := l.addNamespace(RouterNS); err != nil {
+		return err
+	}
+
+	for _, key := range []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"} {
+		if err := sysctl(RouterNS, key, "1"); err != nil {
+			return err
+		}
+	}
+
+	if l.opts.CompatMode != "" {
+		if err := sysctl(RouterNS, "net.ipv4.nexthop_compat_mode", l.opts.CompatMode); err != nil {
+			return err
+		}
+	}
+
+	for i := 1; i <= l.opts.Peers; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+
+		ns := PeerNS(i)
+		if err := l.addNamespace(ns); err != nil {
+			return err
+		}
+
+		rv4, pv4, rv6, pv6 := peerAddresses(i)
+		lk := link{
+			router: "up" + strconv.Itoa(i), peer: "router",
+			routerV4: rv4.String() + "/30", peerV4: pv4.String() + "/30",
+			routerV6: rv6.String() + "/64", peerV6: pv6.String() + "/64",
+			routerNS: RouterNS, peerNS: ns,
+		}
+
+		if err := lk.create(); err != nil {
+			return err
+		}
+	}
+
+	l.printf("namespaces: %s and %d upstreams (%s ...), joined by veth pairs\n", RouterNS, l.opts.Peers, PeerNS(1))
+
+	return nil
+}

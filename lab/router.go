@@ -1,0 +1,121 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	fibdv1 "github.com/fibd/fibd/api/fibdv1"
+)
+
+// Addresses inside the router's namespace, reachable with
+// `ip netns exec fibdlab-router ...`.
+const (
+	metricsAddress = "127.0.0.1:9342"
+	gobgpAPI       = "127.0.0.1:50051"
+)
+
+// router is fibd running with its embedded BGP speaker in the router's
+// namespace.
+type router struct {
+	config string
+	socket string
+	cmd    *exec.Cmd
+	conn   *grpc.ClientConn
+	client fibdv1.FibClient
+}
+
+// routerConfig returns fibd's configuration: an embedded GoBGP speaker with
+// multipath, a session per upstream and family, and the API on a unix
+// socket in the lab directory.
+func (l *Lab) routerConfig(socket string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "log:\n  level: info\n")
+	fmt.Fprintf(&b, "api:\n  socket: %s\n", socket)
+	fmt.Fprintf(&b, "metrics:\n  address: %s\n", metricsAddress)
+	fmt.Fprintf(&b, "gobgp:\n  mode: embedded\n  api-address: %s\n", gobgpAPI)
+	fmt.Fprintf(&b, "bgp:\n  global:\n    config:\n      as: %d\n      router-id: 198.51.100.1\n      port: 179\n", routerAS)
+	fmt.Fprintf(&b, "    use-multiple-paths:\n      config:\n        enabled: true\n")
+	b.WriteString("  neighbors:\n")
+	for _, p := range l.peers {
+		for _, n := range []struct {
+			neighbor, local, family string
+		}{{p.v4.String(), p.routerV4.String(), "ipv4-unicast"}, {p.v6.String(), p.routerV6.String(), "ipv6-unicast"}} {
+			fmt.Fprintf(&b, "    - config:\n        neighbor-address: %s\n        peer-as: %d\n", n.neighbor, p.as)
+			fmt.Fprintf(&b, "      transport:\n        config:\n          local-address: %s\n", n.local)
+			fmt.Fprintf(&b, "      timers:\n        config:\n          connect-retry: 1\n")
+			fmt.Fprintf(&b, "      afi-safis:\n        - config:\n            afi-safi-name: %s\n", n.family)
+		}
+	}
+
+	return b.String()
+}
+
+func (l *Lab) startRouter(ctx context.Context, _ *Summary) error {
+	r := &router{
+		config: filepath.Join(l.dir, "fibd.yaml"),
+		socket: filepath.Join(l.dir, "fibd.sock"),
+	}
+
+	if err := os.WriteFile(r.config, []byte(l.routerConfig(r.socket)), 0o644); err != nil {
+		return fmt.Errorf("write fibd config: %w", err)
+	}
+
+	cmd, err := l.start(RouterNS, "fibd.log", l.opts.Fibd, "run", "--config", r.config)
+	if err != nil {
+		return err
+	}
+
+	r.cmd = cmd
+	l.router = r
+	if err := waitForFile(ctx, r.socket, 30*time.Second); err != nil {
+		return fmt.Errorf("fibd did not open its API (see %s): %w", filepath.Join(l.dir, "fibd.log"), err)
+	}
+
+	conn, err := grpc.NewClient("unix://"+r.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connect to fibd at %s: %w", r.socket, err)
+	}
+
+	r.conn = conn
+	r.client = fibdv1.NewFibClient(conn)
+	l.printf("router: fibd with its embedded BGP speaker, AS %d, API at %s\n", routerAS, r.socket)
+
+	return nil
+}
+
+// status returns fibd's status.
+func (r *router) status(ctx context.Context) (*fibdv1.StatusResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+
+	return r.client.Status(ctx, &fibdv1.StatusRequest{})
+}
+
+// peakRSS returns fibd's peak resident set size in KiB, read from /proc.
+func (r *router) peakRSS() int64 {
+	// The command is `ip netns exec ... fibd`: ip execs fibd in place, so
+	// the pid is fibd's.
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kib)
+
+			return kib
+		}
+	}
+
+	return 0
+}
