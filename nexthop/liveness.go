@@ -1,0 +1,328 @@
+package nexthop
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// Reasons for which a hop is down.
+const (
+	// ReasonLink is the reason of hops whose device is down. The kernel
+	// deletes such hop objects itself, with the routes that use them, and
+	// removes them from groups.
+	ReasonLink = "link"
+
+	// ReasonPeer is the usual reason of hops whose BGP session is down.
+	ReasonPeer = "bgp-peer"
+)
+
+// IsDown reports whether hop h is down for at least one reason.
+func (t *Table) IsDown(h Hop) bool {
+	if len(t.linkDown) == 0 && len(t.gatewayDown) == 0 {
+		return false
+	}
+
+	if h.Device != "" && t.linkDown[h.Device] {
+		return true
+	}
+
+	return h.Gateway.IsValid() && len(t.gatewayDown[h.Gateway]) > 0
+}
+
+// DownReasons returns the sorted reasons for which h is down, nil if it is
+// up. The caller owns the slice.
+func (t *Table) DownReasons(h Hop) []string {
+	var reasons []string
+	if h.Device != "" && t.linkDown[h.Device] {
+		reasons = append(reasons, ReasonLink)
+	}
+
+	for r := range t.gatewayDown[h.Gateway] {
+		reasons = append(reasons, r)
+	}
+
+	slices.Sort(reasons)
+
+	return reasons
+}
+
+// SetGatewayDown marks every hop with gateway addr as down for reason, or
+// clears that reason. It returns the ids of the objects whose routes must be
+// looked at again (see Acquire): routes whose object lost its last live hop,
+// and routes that a hop coming back no longer fits.
+//
+// A hop going down makes each group that contains it shrink in place: the
+// next Setup returns one replace per group, whatever the number of routes.
+// A hop coming back restores a group in place only when every route on it
+// still desires the group's whole set; otherwise the group keeps its
+// content and the routes that desire more move to another object.
+func (t *Table) SetGatewayDown(addr netip.Addr, reason string, down bool) []ID {
+	match := func(h Hop) bool { return h.Gateway == addr }
+
+	return t.relive(match, func() {
+		reasons := t.gatewayDown[addr]
+		if down {
+			if reasons == nil {
+				reasons = make(map[string]bool, 1)
+				t.gatewayDown[addr] = reasons
+			}
+
+			reasons[reason] = true
+
+			return
+		}
+
+		delete(reasons, reason)
+		if len(reasons) == 0 {
+			delete(t.gatewayDown, addr)
+		}
+	})
+}
+
+// SetLinkDown marks every hop on device as down (reason ReasonLink), or up
+// again, and returns the ids of the objects whose routes must be looked at
+// again, as SetGatewayDown does.
+//
+// On link down it also records what the kernel did by itself: hop objects
+// on the device are gone, their members are gone from groups, groups left
+// empty are gone, and so are the routes that used any of them. The
+// returned ids include those objects, whose routes the caller must take as
+// deleted.
+func (t *Table) SetLinkDown(device string, down bool) []ID {
+	match := func(h Hop) bool { return h.Device == device }
+	affected := t.relive(match, func() {
+		if down {
+			t.linkDown[device] = true
+		} else {
+			delete(t.linkDown, device)
+		}
+	})
+
+	if !down {
+		return affected
+	}
+
+	set := idSet(affected)
+	for _, o := range t.byID {
+		if o.single && o.hop.Device == device && o.installed {
+			t.lost(o, set)
+		}
+	}
+
+	return sortedIDs(set)
+}
+
+// Lost records that the kernel no longer has the object id, because it or
+// another process deleted it. As the kernel does, a lost hop object also
+// leaves the groups that contain it, and a group left empty is lost too.
+// It returns the ids of the lost objects, whose routes the kernel deleted.
+// The objects are created again by the next Setup while they are used.
+func (t *Table) Lost(id ID) []ID {
+	o := t.byID[id]
+	if o == nil || !o.installed {
+		return nil
+	}
+
+	set := make(map[ID]struct{})
+	t.lost(o, set)
+
+	return sortedIDs(set)
+}
+
+func (t *Table) lost(o *object, affected map[ID]struct{}) {
+	o.installed = false
+	o.have = Object{}
+	t.dirty[o] = struct{}{}
+	affected[o.id] = struct{}{}
+
+	if !o.single {
+		return
+	}
+
+	for _, g := range t.byID {
+		if g.single || !g.installed {
+			continue
+		}
+
+		i := slices.IndexFunc(g.have.Group, func(m GroupMember) bool { return m.ID == o.id })
+		if i < 0 {
+			continue
+		}
+
+		g.have.Group = slices.Delete(slices.Clone(g.have.Group), i, i+1)
+		t.dirty[g] = struct{}{}
+		if len(g.have.Group) == 0 {
+			t.lost(g, affected)
+		}
+	}
+}
+
+// relive applies a change of liveness and handles the hops that it turned
+// down or up.
+func (t *Table) relive(match func(Hop) bool, change func()) []ID {
+	was := make(map[Hop]bool)
+	for h := range t.hops {
+		if match(h) {
+			was[h] = t.IsDown(h)
+		}
+	}
+
+	for _, w := range t.wants {
+		for _, m := range w.set.Members {
+			if match(m.Hop) {
+				was[m.Hop] = t.IsDown(m.Hop)
+			}
+		}
+	}
+
+	change()
+
+	down := make(map[Hop]bool)
+	up := make(map[Hop]bool)
+	for h, d := range was {
+		switch now := t.IsDown(h); {
+		case now && !d:
+			down[h] = true
+		case !now && d:
+			up[h] = true
+		}
+	}
+
+	affected := make(map[ID]struct{})
+	if len(down) > 0 {
+		t.wentDown(down, affected)
+	}
+
+	if len(up) > 0 {
+		t.cameUp(up, affected)
+	}
+
+	return sortedIDs(affected)
+}
+
+func (t *Table) wentDown(hops map[Hop]bool, affected map[ID]struct{}) {
+	for _, o := range t.byID {
+		if o.single {
+			// Routes that point at the hop directly have nothing left.
+			if hops[o.hop] && len(o.desires) > 0 {
+				affected[o.id] = struct{}{}
+			}
+
+			continue
+		}
+
+		if !o.containsAny(hops) {
+			continue
+		}
+
+		t.dirty[o] = struct{}{}
+		if len(t.content(o).Group) == 0 {
+			affected[o.id] = struct{}{}
+		}
+	}
+}
+
+func (t *Table) cameUp(hops map[Hop]bool, affected map[ID]struct{}) {
+	for _, o := range t.byID {
+		if o.single && hops[o.hop] {
+			t.dirty[o] = struct{}{}
+		}
+
+		if !o.single && o.containsAny(hops) {
+			t.dirty[o] = struct{}{}
+			if !o.allDesireBase() {
+				t.orphan(o, hops)
+				affected[o.id] = struct{}{}
+			}
+		}
+
+		// Routes that desire the hop but use an object without it must move.
+		for w := range o.desires {
+			if w != nil && w.containsAny(hops) && !o.containsAny(hops) {
+				affected[o.id] = struct{}{}
+			}
+		}
+	}
+}
+
+// orphan takes the group out of interning and removes the hops coming
+// back from its set, so that it keeps forwarding as it does for the routes
+// that stay on it.
+func (t *Table) orphan(o *object, hops map[Hop]bool) {
+	if o.interned && t.groups[o.key] == o {
+		delete(t.groups, o.key)
+	}
+
+	o.interned = false
+
+	var base Set
+	var members []*object
+	for i, m := range o.base.Members {
+		if hops[m.Hop] {
+			t.releaseMembers(o.members[i : i+1])
+
+			continue
+		}
+
+		base.Members = append(base.Members, m)
+		members = append(members, o.members[i])
+	}
+
+	base.Resilient = o.base.Resilient
+	o.base = base
+	o.members = members
+	o.key = string(appendSetKey(nil, base))
+}
+
+func (o *object) containsAny(hops map[Hop]bool) bool {
+	for _, m := range o.base.Members {
+		if hops[m.Hop] {
+			return true
+		}
+	}
+
+	return false
+}
+
+func (w *wanted) containsAny(hops map[Hop]bool) bool {
+	for _, m := range w.set.Members {
+		if hops[m.Hop] {
+			return true
+		}
+	}
+
+	return false
+}
+
+// allDesireBase reports whether every route on the group desires its whole
+// set. References of adopted routes, which desire nothing yet, count as
+// desiring it.
+func (o *object) allDesireBase() bool {
+	for w := range o.desires {
+		if w != nil && w.key != o.key {
+			return false
+		}
+	}
+
+	return true
+}
+
+func idSet(ids []ID) map[ID]struct{} {
+	set := make(map[ID]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+
+	return set
+}
+
+func sortedIDs(set map[ID]struct{}) []ID {
+	ids := make([]ID, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+
+	slices.Sort(ids)
+
+	return ids
+}
