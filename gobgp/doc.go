@@ -1,0 +1,33 @@
+// Package gobgp translates GoBGP best paths into fib candidate routes of
+// source "bgp", from a GoBGP speaker embedded in the process or from a
+// remote gobgpd over its gRPC API.
+//
+// # Paths and routes
+//
+// GoBGP's best-path watch sends, for each changed prefix, the whole
+// current equal-cost multipath set; a member that leaves shows only by its
+// absence, and a prefix whose last path went away arrives as one withdrawn
+// path that still carries the old next hop. Each set becomes one fib.Route
+// with one member of weight 1 per distinct next hop and no device: the FIB
+// finds the device with the kernel's lookup. A link-local IPv6 next hop is
+// the exception, because GoBGP keeps no zone: it is bound to the interface
+// of the session it was learned on.
+//
+// # Failover
+//
+// GoBGP removes every path of a peer whose session went down before it
+// reports the peer's new state. The package therefore tracks which peers
+// announce each next hop, and as soon as a peer is known to be down it
+// marks the next hops learned only from that peer down in the sink
+// (SetGatewayDown), so that the FIB shrinks each group in place; the
+// per-prefix withdrawals that follow change nothing in the kernel. A peer
+// is known to be down when its state event arrives on a separate watch
+// stream, or earlier, when a multipath set loses the peer's member and the
+// speaker then reports the session as not established.
+//
+// # Remote gobgpd
+//
+// The remote mode reconnects with exponential backoff and resynchronises
+// the whole table after each connection: it offers the fresh table and
+// then withdraws only the prefixes the new table does not contain.
+package gobgp

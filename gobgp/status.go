@@ -1,0 +1,148 @@
+package gobgp
+
+// This file reports the source's state for `fibd status` and metrics.
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// statusQueryTimeout bounds the query of the speaker's neighbor counters
+// in Status.
+const statusQueryTimeout = 2 * time.Second
+
+// Status is a snapshot of a Source.
+type Status struct {
+	// Mode is ModeEmbedded or ModeRemote.
+	Mode string
+
+	// RemoteAddress is gobgpd's address in remote mode.
+	RemoteAddress string
+
+	// Connected reports an embedded speaker that runs, or a connection to
+	// gobgpd that is up.
+	Connected bool
+
+	// Synced reports that the whole table has been offered once since
+	// the last connection.
+	Synced bool
+
+	// Converged reports that convergence was declared to the sink.
+	Converged bool
+
+	// Peers are the configured neighbors, sorted by address.
+	Peers []PeerStatus
+
+	// Routes is the number of prefixes offered to the sink.
+	Routes int
+
+	// Messages and Paths count the watch messages and paths received.
+	Messages, Paths uint64
+
+	// Updates and Withdrawals count the routes offered and the keys
+	// withdrawn; Rejected counts routes the sink rejected.
+	Updates, Withdrawals, Rejected uint64
+
+	// Skipped counts paths without a usable next hop: originated by the
+	// speaker itself, or link-local without a known interface.
+	Skipped uint64
+
+	// GatewaysDown is the number of next hops marked down because the
+	// only sessions announcing them are down.
+	GatewaysDown int
+
+	// LastError is the last error seen: a connection failure, a path that
+	// could not be decoded, or a rejected route.
+	LastError string
+}
+
+// PeerStatus describes one neighbor.
+type PeerStatus struct {
+	Address netip.Addr
+	AS      uint32
+	State   string // GoBGP's session state, such as "ESTABLISHED"
+
+	// Uptime is how long the session has been established; zero when it
+	// is not.
+	Uptime time.Duration
+
+	// Received and Accepted count the paths the peer sent and those that
+	// passed import policy; zero when the speaker could not be asked.
+	Received, Accepted uint64
+
+	// Interface is the interface of the session, used for link-local
+	// next hops; "" when not known.
+	Interface string
+}
+
+// Status returns a snapshot of the source. It queries the speaker for the
+// neighbors' path counters, waiting at most 2 seconds.
+func (s *Source) Status() Status {
+	st := Status{
+		Mode:         s.opts.Mode,
+		Converged:    s.converged.Load(),
+		Synced:       s.synced.Load(),
+		Routes:       int(s.table.stats.routes.Load()),
+		Messages:     s.table.stats.messages.Load(),
+		Paths:        s.table.stats.paths.Load(),
+		Updates:      s.table.stats.updates.Load(),
+		Withdrawals:  s.table.stats.withdraws.Load(),
+		Rejected:     s.table.stats.rejected.Load(),
+		Skipped:      s.table.stats.skipped.Load(),
+		GatewaysDown: s.gateways.downCount(),
+	}
+
+	if s.opts.Mode == ModeRemote {
+		st.RemoteAddress = s.opts.RemoteAddress
+	}
+
+	s.mu.Lock()
+	st.Connected = s.connected
+	st.LastError = s.lastError
+	b := s.backend
+	s.mu.Unlock()
+
+	s.table.stats.mu.Lock()
+	if s.table.stats.lastError != "" {
+		st.LastError = s.table.stats.lastError
+	}
+	s.table.stats.mu.Unlock()
+
+	st.Peers = s.peerStatus(b)
+
+	return st
+}
+
+func (s *Source) peerStatus(b backend) []PeerStatus {
+	var details []*api.Peer
+	if b != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), statusQueryTimeout)
+		details, _ = b.peers(ctx)
+		cancel()
+	}
+
+	now := time.Now()
+	var out []PeerStatus
+	for _, p := range s.peers.snapshot() {
+		ps := PeerStatus{Address: p.addr, AS: p.as, State: p.state.String(), Interface: p.iface}
+		if !p.since.IsZero() {
+			ps.Uptime = now.Sub(p.since)
+		}
+
+		if d := findPeer(details, p.addr); d != nil {
+			for _, a := range d.GetAfiSafis() {
+				if familyOf(a.GetState().GetFamily()) != 0 {
+					ps.Received += a.GetState().GetReceived()
+					ps.Accepted += a.GetState().GetAccepted()
+				}
+			}
+		}
+
+		out = append(out, ps)
+	}
+
+	return out
+}
