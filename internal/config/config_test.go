@@ -403,3 +403,20 @@ func TestChanges(t *testing.T) {
 		t.Errorf("Changes of a config with itself = %q, want none", c)
 	}
 }
+
+func TestExamples(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(paths) < 2 {
+		t.Fatalf("found %d example configs, want at least 2", len(paths))
+	}
+
+	for _, path := range paths {
+		if _, err := Load(path); err != nil {
+			t.Errorf("example %s: %v", path, err)
+		}
+	}
+}

@@ -1,0 +1,485 @@
+//go:build fibd_wiring
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	"github.com/fibd/fibd/api/server"
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/kernel"
+	"github.com/fibd/fibd/fib/kernel/monitor"
+	"github.com/fibd/fibd/gobgp"
+	"github.com/fibd/fibd/internal/config"
+	"github.com/fibd/fibd/internal/logging"
+	"github.com/fibd/fibd/internal/metrics"
+	"github.com/fibd/fibd/internal/sdnotify"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// protocolNamesDir is where iproute2 reads protocol names, so that
+// `ip route` prints "proto fibd".
+const protocolNamesDir = "/etc/iproute2/rt_protos.d"
+
+// Timeouts of the shutdown steps.
+const (
+	grpcStopTimeout = 5 * time.Second
+	flushTimeout    = 30 * time.Second
+)
+
+// daemon holds the running components. The fields below the first group
+// are set by start and read by run and reload.
+type daemon struct {
+	configPath string
+	logger     *logging.Logger
+	log        *slog.Logger
+	notifier   *sdnotify.Notifier
+	reloads    <-chan struct{}
+
+	// mu guards cfg, which reload replaces.
+	mu  sync.Mutex
+	cfg *config.Config
+
+	kernel    *kernel.Kernel
+	fib       *fib.FIB
+	monitor   *monitor.Monitor
+	api       *server.Server
+	grpc      *grpc.Server
+	listeners []net.Listener
+	metrics   *metrics.Server
+	bgp       *gobgp.Source
+}
+
+// run builds the components, adopts the kernel's state, runs until ctx is
+// cancelled or a component fails, and stops everything.
+func (d *daemon) run(ctx context.Context) error {
+	defer d.close()
+
+	if err := d.start(ctx); err != nil {
+		return err
+	}
+
+	return d.serve(ctx)
+}
+
+// start builds the components in dependency order. The kernel's state is
+// adopted before any producer can offer routes, so that routes installed
+// by a previous run are matched instead of rewritten.
+func (d *daemon) start(ctx context.Context) error {
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"kernel", d.openKernel},
+		{"fib", d.newFIB},
+		{"adoption", d.adopt},
+		{"monitor", d.newMonitor},
+		{"api", d.newAPI},
+		{"metrics", d.newMetrics},
+		{"bgp", d.newBGP},
+	}
+
+	for _, s := range steps {
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", s.name, err)
+		}
+	}
+
+	return nil
+}
+
+func (d *daemon) openKernel(context.Context) error {
+	k := d.cfg.Kernel
+	kern, err := kernel.Open(kernel.Config{
+		Protocol:    uint8(k.Protocol),
+		ReadBuffer:  k.ReadBuffer,
+		WriteBuffer: k.WriteBuffer,
+		Range:       nexthop.Range(k.NexthopIDs),
+		AckEach:     k.AckPerMessage,
+	})
+	if err != nil {
+		return err
+	}
+
+	d.kernel = kern
+	d.log.Info("kernel opened", "protocol", k.Protocol, "nexthop_ids", k.NexthopIDs.String())
+
+	// A missing protocol name only makes `ip route` print a number.
+	if err := kernel.WriteProtocolName(protocolNamesDir, uint8(k.Protocol), "fibd"); err != nil {
+		d.log.Warn("write protocol name for iproute2 failed; ip route shows the number", "dir", protocolNamesDir, logging.Err(err))
+	}
+
+	return nil
+}
+
+func (d *daemon) newFIB(context.Context) error {
+	f, err := fib.New(fib.Config{
+		Dataplane:   d.kernel,
+		Nexthops:    nexthop.Range(d.cfg.Kernel.NexthopIDs),
+		BatchSize:   d.cfg.FIB.BatchSize,
+		Hold:        d.cfg.FIB.Hold,
+		HoldTimeout: time.Duration(d.cfg.FIB.HoldTimeout),
+	})
+	if err != nil {
+		return err
+	}
+
+	d.fib = f
+
+	return nil
+}
+
+// adopt loads what a previous run left in the kernel into the FIB. Routes
+// and nexthop objects that the sources offer again unchanged are neither
+// rewritten nor removed; the others are kept until the sources in
+// fib.hold have converged or the hold timeout ends.
+func (d *daemon) adopt(ctx context.Context) error {
+	snap, err := d.kernel.Dump(ctx)
+	if err != nil {
+		return fmt.Errorf("dump kernel: %w", err)
+	}
+
+	if err := d.fib.Reconcile(snap); err != nil {
+		return fmt.Errorf("adopt kernel state: %w", err)
+	}
+
+	d.log.Info("kernel state adopted",
+		"routes", len(snap.Routes), "nexthops", len(snap.Nexthops),
+		"foreign_nexthop_ids", len(snap.ForeignNexthops),
+		"hold", d.cfg.FIB.Hold, "hold_timeout", d.cfg.FIB.HoldTimeout.String())
+
+	return nil
+}
+
+func (d *daemon) newMonitor(context.Context) error {
+	m, err := monitor.New(monitor.Config{
+		Protocol:   uint8(d.cfg.Kernel.Protocol),
+		ReadBuffer: d.cfg.Kernel.ReadBuffer,
+		Kernel:     d.kernel,
+		FIB:        d.fib,
+	})
+	if err != nil {
+		return err
+	}
+
+	d.monitor = m
+
+	return nil
+}
+
+func (d *daemon) newAPI(context.Context) error {
+	a := d.cfg.API
+	srv, err := server.New(server.Config{
+		FIB:             d.fib,
+		Devices:         d.kernel.LinkExists,
+		Verify:          d.verify,
+		SyncState:       func() string { return d.monitor.Status().State },
+		Sources:         sourceDistances(a.Sources),
+		DefaultDistance: fib.Distance(a.DefaultDistance),
+		GracePeriod:     time.Duration(a.GracePeriod),
+		MaxBatch:        a.MaxBatch,
+		Version:         buildVersion(),
+		Extra:           d.statusExtra,
+	})
+	if err != nil {
+		return err
+	}
+
+	listeners, opts, err := server.Listen(server.ListenConfig{
+		Socket:                a.Socket,
+		SocketMode:            fileMode(a.SocketMode),
+		TCPAddress:            a.TCP.Address,
+		CertFile:              a.TCP.Cert,
+		KeyFile:               a.TCP.Key,
+		ClientCAFile:          a.TCP.ClientCA,
+		AllowInsecureLoopback: a.TCP.AllowInsecureLoopback,
+	})
+	if err != nil {
+		return err
+	}
+
+	d.api = srv
+	d.listeners = listeners
+	d.grpc = grpc.NewServer(opts...)
+	srv.Register(d.grpc)
+
+	for _, ln := range listeners {
+		d.log.Info("api listening", "address", ln.Addr().String())
+	}
+
+	return nil
+}
+
+func (d *daemon) newMetrics(context.Context) error {
+	m := d.cfg.Metrics
+	if m.Address == "" {
+		d.log.Info("metrics off")
+
+		return nil
+	}
+
+	srv, err := metrics.Listen(metrics.ServerConfig{
+		Address:  m.Address,
+		Pprof:    m.Pprof,
+		Gatherer: metrics.NewRegistry(d.metricSources()),
+	})
+	if err != nil {
+		return err
+	}
+
+	d.metrics = srv
+	d.log.Info("metrics listening", "address", srv.Addr().String(), "pprof", m.Pprof)
+
+	return nil
+}
+
+func (d *daemon) newBGP(context.Context) error {
+	g := d.cfg.GoBGP
+	if !d.cfg.BGPEnabled() {
+		d.log.Info("bgp off")
+
+		return nil
+	}
+
+	src, err := gobgp.New(gobgp.Options{
+		Mode:               g.Mode,
+		Config:             d.cfg.BGP,
+		RemoteAddress:      g.RemoteAddress,
+		APIAddress:         g.APIAddress,
+		EBGPDistance:       fib.Distance(g.EBGPDistance),
+		IBGPDistance:       fib.Distance(g.IBGPDistance),
+		Table:              g.Table,
+		Metric:             g.Metric,
+		ConvergenceTimeout: time.Duration(g.ConvergenceTimeout),
+		Logger:             componentLogger(d.log, "bgp"),
+	}, d.fib)
+	if err != nil {
+		return err
+	}
+
+	d.bgp = src
+
+	return nil
+}
+
+// serve runs the components until ctx is cancelled or one fails.
+//
+// The FIB runs under its own context so that it outlives the producers
+// (API, BGP) and the monitor: on shutdown they stop first, then the FIB
+// flushes if fib.flush-on-exit asks for it, then the FIB stops.
+func (d *daemon) serve(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	producers, pctx := errgroup.WithContext(gctx)
+	fibCtx, stopFIB := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFIB()
+
+	fibDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(fibDone)
+
+		return d.component(fibCtx, "fib", d.fib.Run)
+	})
+
+	d.startProducers(producers, pctx)
+
+	g.Go(func() error {
+		err := producers.Wait()
+		d.stopFIB(fibDone)
+		stopFIB()
+
+		return err
+	})
+
+	d.ready()
+
+	return g.Wait()
+}
+
+func (d *daemon) startProducers(g *errgroup.Group, ctx context.Context) {
+	g.Go(func() error { return d.component(ctx, "monitor", d.monitor.Run) })
+	g.Go(func() error { return d.component(ctx, "api", d.serveAPI) })
+
+	if d.metrics != nil {
+		g.Go(func() error { return d.component(ctx, "metrics", d.metrics.Run) })
+	}
+
+	if d.bgp != nil {
+		g.Go(func() error { return d.component(ctx, "bgp", d.bgp.Run) })
+	}
+
+	g.Go(func() error { d.reloadLoop(ctx); return nil })
+}
+
+// component runs one part and logs its start and stop. A return after ctx
+// is cancelled is a clean stop; a return before is an error even without
+// one, because every component runs until it is cancelled.
+func (d *daemon) component(ctx context.Context, name string, run func(context.Context) error) error {
+	log := componentLogger(d.log, name)
+	log.Info("component starting")
+
+	err := run(ctx)
+	switch {
+	case ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):
+		log.Info("component stopped")
+
+		return nil
+	case err == nil:
+		err = errors.New("stopped before the daemon did")
+	}
+
+	log.Error("component failed", logging.Err(err))
+
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// serveAPI serves gRPC on every listener until ctx is cancelled, then
+// stops gracefully, cutting open streams after grpcStopTimeout.
+func (d *daemon) serveAPI(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, ln := range d.listeners {
+		g.Go(func() error {
+			if err := d.grpc.Serve(ln); err != nil {
+				return fmt.Errorf("serve api on %s: %w", ln.Addr(), err)
+			}
+
+			return nil
+		})
+	}
+
+	g.Go(func() error {
+		<-gctx.Done()
+		d.api.Shutdown()
+		stopGRPC(d.grpc, grpcStopTimeout)
+
+		return nil
+	})
+
+	return g.Wait()
+}
+
+func stopGRPC(gs *grpc.Server, timeout time.Duration) {
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		gs.Stop()
+		<-stopped
+	}
+}
+
+// ready reports readiness once the kernel is adopted and the API listens,
+// both of which start has done.
+func (d *daemon) ready() {
+	status := fmt.Sprintf("adopted kernel state, api on %d listeners", len(d.listeners))
+	if err := d.notifier.Ready(status); err != nil {
+		d.log.Warn("notify systemd of readiness failed", logging.Err(err))
+	}
+
+	d.log.Info("fibd ready")
+}
+
+// stopFIB runs before the FIB's context is cancelled: the producers have
+// stopped, so nothing offers routes any more. By default fibd's routes stay
+// in the kernel so that a restart does not interrupt forwarding.
+func (d *daemon) stopFIB(fibDone <-chan struct{}) {
+	d.mu.Lock()
+	flush := d.cfg.FIB.FlushOnExit
+	hold := d.cfg.FIB.Hold
+	d.mu.Unlock()
+
+	select {
+	case <-fibDone:
+		if flush {
+			d.log.Error("flush on exit skipped: the FIB is not running")
+		}
+
+		return
+	default:
+	}
+
+	if !flush {
+		d.log.Info("keeping fibd's routes in the kernel", "installed", d.fib.Stats().Installed)
+
+		return
+	}
+
+	d.flush(hold)
+}
+
+// flush withdraws every source's routes and waits until the FIB has
+// deleted them and their nexthop objects. Declaring the hold sources
+// converged releases the routes adopted from a previous run.
+func (d *daemon) flush(hold []string) {
+	d.log.Info("flushing fibd's routes before exit")
+
+	withdrawn := 0
+	for source := range d.fib.Stats().SourcesRoutes {
+		withdrawn += d.fib.WithdrawSource(source)
+	}
+
+	for _, source := range hold {
+		d.fib.Converged(source)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+
+	if err := d.fib.Sync(ctx); err != nil {
+		d.log.Error("flush on exit failed", "withdrawn", withdrawn, logging.Err(err))
+
+		return
+	}
+
+	stats := d.fib.Stats()
+	d.log.Info("flushed fibd's routes", "withdrawn", withdrawn, "installed_left", stats.Installed, "nexthops_left", stats.Nexthops+stats.Groups)
+}
+
+// close releases what start opened, in reverse order.
+func (d *daemon) close() {
+	if d.grpc != nil {
+		d.grpc.Stop()
+	}
+
+	// Listeners that never reached Serve are not closed by Stop.
+	for _, ln := range d.listeners {
+		_ = ln.Close()
+	}
+
+	if d.kernel != nil {
+		if err := d.kernel.Close(); err != nil {
+			d.log.Warn("close kernel sockets failed", logging.Err(err))
+		}
+	}
+}
+
+func (d *daemon) verify(ctx context.Context) ([]string, error) {
+	report, err := d.monitor.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	return report.Differences, nil
+}
+
+func sourceDistances(sources map[string]config.Source) map[string]fib.Distance {
+	out := make(map[string]fib.Distance, len(sources))
+	for name, s := range sources {
+		out[name] = fib.Distance(s.Distance)
+	}
+
+	return out
+}

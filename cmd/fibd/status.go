@@ -1,0 +1,106 @@
+//go:build fibd_wiring
+
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/kernel"
+	"github.com/fibd/fibd/fib/kernel/monitor"
+	"github.com/fibd/fibd/gobgp"
+	"github.com/fibd/fibd/internal/config"
+	"github.com/fibd/fibd/internal/logging"
+	"github.com/fibd/fibd/internal/metrics"
+)
+
+// metricSources connects the metrics collector to the components.
+func (d *daemon) metricSources() metrics.Sources {
+	src := metrics.Sources{
+		Version: buildVersion(),
+		FIB:     d.fib.Stats,
+		Routes: func(fn func(fib.RouteState) bool) {
+			d.fib.Routes(fib.Filter{}, fn)
+		},
+		Kernel: func() metrics.KernelStats { return kernelStats(d.kernel.Stats()) },
+		Sync:   func() metrics.SyncStatus { return syncStatus(d.monitor.Status()) },
+	}
+
+	if d.cfg.BGPEnabled() {
+		src.BGP = func() metrics.BGPStatus {
+			if d.bgp == nil {
+				return metrics.BGPStatus{}
+			}
+
+			return bgpStatus(d.bgp.Status())
+		}
+	}
+
+	return src
+}
+
+// kernelStats converts the kernel's counters for the collector.
+//
+// TODO: the kernel package does not time its batches, so
+// fibd_kernel_batch_duration_seconds is not exported.
+func kernelStats(s kernel.Stats) metrics.KernelStats {
+	out := metrics.KernelStats{
+		Operations: s.Ops,
+		Errors:     make(map[string]uint64, len(s.Errors)),
+	}
+
+	for errno, n := range s.Errors {
+		out.Errors[logging.ErrnoName(errno)] += n
+	}
+
+	return out
+}
+
+func syncStatus(s monitor.Status) metrics.SyncStatus {
+	return metrics.SyncStatus{
+		State:     s.State,
+		Events:    s.Events,
+		Resyncs:   s.Resyncs,
+		Repairs:   s.Repairs,
+		Conflicts: s.Conflicts,
+	}
+}
+
+func bgpStatus(s gobgp.Status) metrics.BGPStatus {
+	out := metrics.BGPStatus{Converged: s.Converged}
+	for _, p := range s.Peers {
+		out.Peers = append(out.Peers, metrics.Peer{
+			Address:  p.Address.String(),
+			State:    p.State,
+			Received: uint64(p.Received),
+		})
+	}
+
+	return out
+}
+
+// statusExtra returns the BGP lines of `fibd status`.
+func (d *daemon) statusExtra() map[string]string {
+	if d.bgp == nil {
+		return map[string]string{"bgp": "off"}
+	}
+
+	s := bgpStatus(d.bgp.Status())
+	established := 0
+	for _, p := range s.Peers {
+		if p.State == "established" {
+			established++
+		}
+	}
+
+	return map[string]string{
+		"bgp":           d.cfg.GoBGP.Mode,
+		"bgp peers":     fmt.Sprintf("%d established of %d", established, len(s.Peers)),
+		"bgp converged": fmt.Sprint(s.Converged),
+	}
+}
+
+func fileMode(m config.FileMode) os.FileMode {
+	return os.FileMode(m)
+}
