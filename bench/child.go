@@ -1,0 +1,275 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// childEnv carries a child's specification (JSON) from the harness to the
+// child process.
+const childEnv = "FIBD_BENCH_CHILD"
+
+// childSpec tells a child process what to be.
+type childSpec struct {
+	Kind     string   `json:"kind"` // "writer" or "fibd"
+	Workload Workload `json:"workload"`
+	Protocol uint8    `json:"protocol"`
+	Hops     [2]Link  `json:"hops"`
+	Ack      bool     `json:"ack,omitempty"`
+	Groups   bool     `json:"groups,omitempty"`
+	Batch    int      `json:"batch,omitempty"` // bytes per sendmsg
+}
+
+// childRunners are the kinds of child processes; package fibd's contender
+// registers its own with RegisterChild.
+var (
+	childMu      sync.Mutex
+	childRunners = map[string]func(spec json.RawMessage) (ChildHandler, error){
+		"writer": newWriterChild,
+	}
+)
+
+// ChildHandler performs the scenarios of a child process. Prepare does the
+// unmeasured work of a scenario, Do the measured work.
+type ChildHandler interface {
+	Prepare(s Scenario) error
+	Do(s Scenario) error
+}
+
+// RegisterChild adds a kind of child process. The spec is the JSON that
+// StartChild was given.
+func RegisterChild(kind string, fn func(spec json.RawMessage) (ChildHandler, error)) {
+	childMu.Lock()
+	defer childMu.Unlock()
+
+	childRunners[kind] = fn
+}
+
+// ChildMain runs the benchmark's child process when the process was
+// started as one, and then exits; otherwise it returns at once. Call it
+// first in main (and in TestMain of tests that start children).
+func ChildMain() {
+	raw := os.Getenv(childEnv)
+	if raw == "" {
+		return
+	}
+
+	if err := childLoop(json.RawMessage(raw), os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-bench child: %v\n", err)
+		os.Exit(1)
+	}
+
+	os.Exit(0)
+}
+
+// childLoop reads commands: "prepare SCENARIO" is answered by "ready",
+// "go" by "done ok|ERROR UTIME_US STIME_US MAXRSS_KB" (the rusage of the
+// child at that moment), until standard input closes.
+func childLoop(raw json.RawMessage, in io.Reader, out io.Writer) error {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return fmt.Errorf("decode child spec: %w", err)
+	}
+
+	childMu.Lock()
+	newHandler, ok := childRunners[head.Kind]
+	childMu.Unlock()
+	if !ok {
+		return fmt.Errorf("unknown child kind %q", head.Kind)
+	}
+
+	h, err := newHandler(raw)
+	if err != nil {
+		return err
+	}
+
+	var current Scenario
+	lines := bufio.NewScanner(in)
+	for lines.Scan() {
+		cmd, arg, _ := strings.Cut(lines.Text(), " ")
+		switch cmd {
+		case "prepare":
+			current = Scenario(arg)
+			status := "ready"
+			if err := h.Prepare(current); err != nil {
+				status = "error " + oneLine(err)
+			}
+
+			fmt.Fprintln(out, status)
+		case "go":
+			status := "ok"
+			if err := h.Do(current); err != nil {
+				status = oneLine(err)
+			}
+
+			u := selfUsage()
+			fmt.Fprintf(out, "done %d %d %s\n", u.CPU.Microseconds(), u.PeakRSSKB, status)
+		default:
+			return fmt.Errorf("unknown command %q", lines.Text())
+		}
+	}
+
+	return lines.Err()
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+func selfUsage() Usage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+
+	return Usage{
+		CPU:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		PeakRSSKB: ru.Maxrss,
+	}
+}
+
+// child is the harness's handle on a child process inside a namespace.
+type child struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Scanner
+	stderr strings.Builder
+	usage  Usage // as of the last "done"
+	base   Usage // usage of earlier, ended child processes
+}
+
+// startChild starts the benchmark binary as a child inside namespace ns.
+func startChild(ns string, spec any) (*child, error) {
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode child spec: %w", err)
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+
+	c := &child{cmd: exec.Command("ip", "netns", "exec", ns, exe)}
+	c.cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+	c.cmd.Stderr = &c.stderr
+
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("open child stdin: %w", err)
+	}
+
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("open child stdout: %w", err)
+	}
+
+	c.stdout = bufio.NewScanner(stdout)
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start child %s: %w", exe, err)
+	}
+
+	return c, nil
+}
+
+// run performs one scenario in the child: prepare, mark, go.
+func (c *child) run(ctx context.Context, s Scenario, mark func()) error {
+	reply, err := c.request(ctx, "prepare "+string(s))
+	if err != nil {
+		return err
+	}
+
+	if reply != "ready" {
+		return fmt.Errorf("prepare %s in child: %s", s, reply)
+	}
+
+	mark()
+	reply, err = c.request(ctx, "go")
+	if err != nil {
+		return err
+	}
+
+	fields := strings.SplitN(reply, " ", 4)
+	if len(fields) != 4 || fields[0] != "done" {
+		return fmt.Errorf("run %s in child: unexpected reply %q", s, reply)
+	}
+
+	cpu, _ := strconv.ParseInt(fields[1], 10, 64)
+	rss, _ := strconv.ParseInt(fields[2], 10, 64)
+	c.usage = Usage{CPU: time.Duration(cpu) * time.Microsecond, PeakRSSKB: rss}
+	if fields[3] != "ok" {
+		return fmt.Errorf("run %s in child: %s", s, fields[3])
+	}
+
+	return nil
+}
+
+func (c *child) request(ctx context.Context, line string) (string, error) {
+	if _, err := io.WriteString(c.stdin, line+"\n"); err != nil {
+		return "", fmt.Errorf("send %q to child: %w (stderr: %s)", line, err, c.stderr.String())
+	}
+
+	got := make(chan bool, 1)
+	go func() { got <- c.stdout.Scan() }()
+
+	select {
+	case ok := <-got:
+		if !ok {
+			return "", fmt.Errorf("child exited during %q: %s", line, strings.TrimSpace(c.stderr.String()))
+		}
+
+		return c.stdout.Text(), nil
+	case <-ctx.Done():
+		c.kill()
+		<-got
+		return "", fmt.Errorf("child %q: %w", line, ctx.Err())
+	}
+}
+
+// Usage returns the child's usage as of its last completed scenario, plus
+// that of earlier children.
+func (c *child) Usage() Usage {
+	return Usage{CPU: c.base.CPU + c.usage.CPU, PeakRSSKB: max(c.base.PeakRSSKB, c.usage.PeakRSSKB)}
+}
+
+// kill ends the child at once (SIGKILL), as a crash would.
+func (c *child) kill() {
+	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	}
+}
+
+// close asks the child to exit by closing its standard input.
+func (c *child) close() error {
+	if c.cmd.ProcessState != nil {
+		return nil
+	}
+
+	c.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return fmt.Errorf("child exited: %w: %s", err, strings.TrimSpace(c.stderr.String()))
+		}
+
+		return err
+	case <-time.After(30 * time.Second):
+		c.kill()
+		return errors.New("child did not exit within 30s; killed")
+	}
+}

@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// IPBatch drives iproute2 the way scripts do: a generated file of route
+// commands run by `ip -batch`, one ip process per scenario.
+type IPBatch struct {
+	env   *Env
+	w     Workload
+	usage Usage
+}
+
+// NewIPBatch returns the ip -batch contender.
+func NewIPBatch() *IPBatch { return &IPBatch{} }
+
+// Name implements Contender.
+func (c *IPBatch) Name() string { return "ip-batch" }
+
+// Protocol implements Contender.
+func (c *IPBatch) Protocol() uint8 { return ProtoIPBatch }
+
+// Describe implements Describer.
+func (c *IPBatch) Describe() string {
+	return "`ip -n NS -batch FILE` over a generated file of `route add|replace|del` lines (gateways in each route, no nexthop objects); failover rewrites every route"
+}
+
+// Version implements Describer.
+func (c *IPBatch) Version() string { return commandVersion("ip", "-V") }
+
+// Supports implements Contender.
+func (c *IPBatch) Supports(w Workload, s Scenario) string { return "" }
+
+// Start implements Contender.
+func (c *IPBatch) Start(ctx context.Context, env *Env, w Workload) error {
+	c.env, c.w = env, w
+
+	return nil
+}
+
+// Run implements Contender: it writes the scenario's batch file, then
+// runs ip on it (measured).
+func (c *IPBatch) Run(ctx context.Context, s Scenario, mark func()) error {
+	file := filepath.Join(c.env.Dir, "ip-"+string(s)+".batch")
+	if err := c.writeBatch(file, s); err != nil {
+		return err
+	}
+
+	cmd := exec.CommandContext(ctx, "ip", "-n", c.env.Router, "-batch", file)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+
+	mark()
+	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			c.usage.CPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			c.usage.PeakRSSKB = max(c.usage.PeakRSSKB, ru.Maxrss)
+		}
+	}
+
+	if err != nil {
+		return fmt.Errorf("run ip -batch %s: %w: %s", file, err, firstLines(stderr.String(), 3))
+	}
+
+	return os.Remove(file)
+}
+
+func (c *IPBatch) writeBatch(file string, s Scenario) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("create batch file: %w", err)
+	}
+	defer f.Close()
+
+	links := c.env.Links[:1]
+	if c.w.ECMP {
+		links = c.env.Links[:]
+	}
+
+	verb := "add"
+	switch s {
+	case Restart, Recover:
+		verb = "replace"
+	case Failover:
+		verb, links = "replace", c.env.Links[1:]
+	case Withdraw:
+		verb, links = "del", nil
+	}
+
+	via := viaText(c.w.Family, links)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	for i := range c.w.Routes {
+		fmt.Fprintf(bw, "route %s %s proto %d%s\n", verb, Prefix(c.w.Family, i), ProtoIPBatch, via)
+	}
+
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write batch file: %w", err)
+	}
+
+	return f.Close()
+}
+
+func viaText(family int, links []Link) string {
+	switch len(links) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(" via %s dev %s", links[0].Gateway(family), links[0].Device)
+	}
+
+	var b strings.Builder
+	for _, l := range links {
+		fmt.Fprintf(&b, " nexthop via %s dev %s", l.Gateway(family), l.Device)
+	}
+
+	return b.String()
+}
+
+// Usage implements Contender.
+func (c *IPBatch) Usage() Usage { return c.usage }
+
+// Stop implements Contender.
+func (c *IPBatch) Stop() error { return nil }
+
+// commandVersion returns the first line a command prints, or the error.
+func commandVersion(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("unknown (%s: %v)", name, err)
+	}
+
+	return firstLines(string(out), 1)
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+
+	return strings.Join(lines, " | ")
+}
+
+// Synchronous implements Synchronous: ip waits for the kernel's
+// acknowledgement of each command.
+func (c *IPBatch) Synchronous() bool { return true }

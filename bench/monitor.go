@@ -1,0 +1,568 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Monitor follows, through netlink notifications, the routes of one kernel
+// protocol and family in the main table of a namespace, and every nexthop
+// object there. Its methods are safe for concurrent use.
+type Monitor struct {
+	nsPath   string
+	family   int
+	protocol uint8
+	lost     netip.Addr // the gateway that failover removes
+
+	fd   int
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	routes   map[netip.Prefix]routeRef
+	direct   int            // routes whose own gateways include lost
+	byNH     map[uint32]int // routes per nexthop id
+	nexthops map[uint32]nexthopInfo
+	writes   uint64
+	overruns int
+	lastEv   time.Time
+	waiter   *waiter
+	err      error
+}
+
+type routeRef struct {
+	nhid uint32
+	lost bool // the route's own gateways include the lost gateway
+}
+
+type waiter struct {
+	cond func() bool
+	ch   chan time.Time
+}
+
+// Receive buffer of the monitor socket. A million notifications arrive in
+// a burst, and an overrun costs a full dump.
+const monitorBuffer = 1 << 30
+
+// NewMonitor subscribes to route and nexthop notifications in the
+// namespace at nsPath and starts following them. lost is the gateway whose
+// use Failover waits to disappear. Call Close to stop.
+func NewMonitor(nsPath string, family int, protocol uint8, lost netip.Addr) (*Monitor, error) {
+	fd, err := socketIn(nsPath)
+	if err != nil {
+		return nil, err
+	}
+
+	m := &Monitor{
+		nsPath: nsPath, family: family, protocol: protocol, lost: lost, fd: fd,
+		stop: make(chan struct{}), done: make(chan struct{}),
+		routes: make(map[netip.Prefix]routeRef), byNH: make(map[uint32]int), nexthops: make(map[uint32]nexthopInfo),
+	}
+
+	if err := m.subscribe(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+
+	// Start from the truth, then follow notifications.
+	if err := m.resync(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+
+	go m.run()
+
+	return m, nil
+}
+
+func (m *Monitor) subscribe() error {
+	group := uint32(unix.RTNLGRP_IPV4_ROUTE)
+	if m.family == 6 {
+		group = unix.RTNLGRP_IPV6_ROUTE
+	}
+
+	for _, g := range []uint32{group, unix.RTNLGRP_NEXTHOP} {
+		if err := unix.SetsockoptInt(m.fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, int(g)); err != nil {
+			return fmt.Errorf("join netlink group %d: %w", g, err)
+		}
+	}
+
+	if err := unix.SetsockoptInt(m.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, monitorBuffer); err != nil {
+		return fmt.Errorf("set monitor receive buffer: %w", err)
+	}
+
+	tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(m.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("set monitor receive timeout: %w", err)
+	}
+
+	return nil
+}
+
+func (m *Monitor) run() {
+	defer close(m.done)
+
+	buf := make([]byte, 1<<20)
+	for {
+		select {
+		case <-m.stop:
+			return
+		default:
+		}
+
+		n, _, err := unix.Recvfrom(m.fd, buf, 0)
+		switch {
+		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			m.overrun()
+			continue
+		case err != nil:
+			m.fail(fmt.Errorf("receive notifications: %w", err))
+			return
+		}
+
+		now := time.Now()
+		m.mu.Lock()
+		splitMessages(buf[:n], func(msg message) bool {
+			m.applyLocked(msg, now)
+			return true
+		})
+		m.checkLocked(now)
+		m.mu.Unlock()
+	}
+}
+
+// overrun rebuilds the state after the socket dropped notifications:
+// drain what is queued (it is older than the dump), then dump.
+func (m *Monitor) overrun() {
+	m.mu.Lock()
+	m.overruns++
+	m.mu.Unlock()
+
+	buf := make([]byte, 1<<20)
+	for {
+		_, _, err := unix.Recvfrom(m.fd, buf, unix.MSG_DONTWAIT)
+		if err != nil && !errors.Is(err, unix.ENOBUFS) {
+			break
+		}
+	}
+
+	if err := m.resync(); err != nil {
+		m.fail(err)
+	}
+}
+
+func (m *Monitor) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	m.err = err
+	if m.waiter != nil {
+		close(m.waiter.ch)
+		m.waiter = nil
+	}
+}
+
+// resync replaces the state with a dump of routes and nexthops.
+func (m *Monitor) resync() error {
+	var msgs []message
+	collect := func(msg message) { msgs = append(msgs, msg) }
+
+	if err := dumpIn(m.nsPath, unix.RTM_GETNEXTHOP, unix.AF_UNSPEC, collect); err != nil {
+		return err
+	}
+
+	if err := dumpIn(m.nsPath, unix.RTM_GETROUTE, familyAF(m.family), collect); err != nil {
+		return err
+	}
+
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	writes := m.writes
+	m.routes, m.byNH, m.nexthops, m.direct = make(map[netip.Prefix]routeRef), make(map[uint32]int), make(map[uint32]nexthopInfo), 0
+	for _, msg := range msgs {
+		m.applyLocked(msg, now)
+	}
+
+	// A dump is not a write.
+	m.writes = writes
+	m.checkLocked(now)
+
+	return nil
+}
+
+func (m *Monitor) applyLocked(msg message, now time.Time) {
+	switch msg.Type {
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		r, ok := parseRoute(msg.Data)
+		if !ok || r.Protocol != m.protocol || r.Table != unix.RT_TABLE_MAIN {
+			return
+		}
+
+		m.writes++
+		m.lastEv = now
+		m.removeLocked(r.Prefix)
+		if msg.Type == unix.RTM_NEWROUTE {
+			m.addLocked(r)
+		}
+	case unix.RTM_NEWNEXTHOP:
+		if nh, ok := parseNexthop(msg.Data); ok {
+			m.writes++
+			m.lastEv = now
+			m.nexthops[nh.ID] = nh
+		}
+	case unix.RTM_DELNEXTHOP:
+		if nh, ok := parseNexthop(msg.Data); ok {
+			m.writes++
+			m.lastEv = now
+			delete(m.nexthops, nh.ID)
+		}
+	}
+}
+
+func (m *Monitor) removeLocked(p netip.Prefix) {
+	old, ok := m.routes[p]
+	if !ok {
+		return
+	}
+
+	delete(m.routes, p)
+	if old.lost {
+		m.direct--
+	}
+
+	if old.nhid != 0 {
+		m.byNH[old.nhid]--
+	}
+}
+
+func (m *Monitor) addLocked(r routeInfo) {
+	ref := routeRef{nhid: r.NHID}
+	for _, gw := range r.Gateways {
+		if gw == m.lost {
+			ref.lost = true
+		}
+	}
+
+	m.routes[r.Prefix] = ref
+	if ref.lost {
+		m.direct++
+	}
+
+	if ref.nhid != 0 {
+		m.byNH[ref.nhid]++
+	}
+}
+
+// usingLostLocked counts the routes that still forward through the lost
+// gateway, directly or through a nexthop object or group.
+func (m *Monitor) usingLostLocked() int {
+	n := m.direct
+	for id, count := range m.byNH {
+		if count > 0 && m.usesLostLocked(id, 0) {
+			n += count
+		}
+	}
+
+	return n
+}
+
+func (m *Monitor) usesLostLocked(id uint32, depth int) bool {
+	nh, ok := m.nexthops[id]
+	if !ok || depth > 2 {
+		return false
+	}
+
+	if nh.Gateway == m.lost {
+		return true
+	}
+
+	for _, member := range nh.Group {
+		if m.usesLostLocked(member, depth+1) {
+			return true
+		}
+	}
+
+	return false
+}
+
+func (m *Monitor) checkLocked(now time.Time) {
+	if m.waiter != nil && m.waiter.cond() {
+		m.waiter.ch <- now
+		m.waiter = nil
+	}
+}
+
+// State is a snapshot of what the monitor follows.
+type State struct {
+	Routes    int    // routes of the protocol in the main table
+	UsingLost int    // of which forward through the lost gateway
+	Writes    uint64 // route and nexthop notifications seen so far
+	Overruns  int    // socket overruns, each repaired by a dump
+	LastWrite time.Time
+}
+
+// State returns the current counts.
+func (m *Monitor) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	return State{Routes: len(m.routes), UsingLost: m.usingLostLocked(), Writes: m.writes, Overruns: m.overruns, LastWrite: m.lastEv}
+}
+
+// WaitRoutes waits until exactly n routes are present and, with noLost, none
+// of them uses the lost gateway. It returns the time the monitor saw it.
+func (m *Monitor) WaitRoutes(ctx context.Context, n int, noLost bool) (time.Time, error) {
+	return m.wait(ctx, func() bool {
+		return len(m.routes) == n && (!noLost || m.usingLostLocked() == 0)
+	})
+}
+
+// WaitUsingLost waits until n routes use the lost gateway, as they do
+// before a failover.
+func (m *Monitor) WaitUsingLost(ctx context.Context, n int) (time.Time, error) {
+	return m.wait(ctx, func() bool {
+		return len(m.routes) == n && m.usingLostLocked() == n
+	})
+}
+
+func (m *Monitor) wait(ctx context.Context, cond func() bool) (time.Time, error) {
+	ch := make(chan time.Time, 1)
+
+	m.mu.Lock()
+	if m.err != nil {
+		m.mu.Unlock()
+		return time.Time{}, m.err
+	}
+
+	if cond() {
+		m.mu.Unlock()
+		return time.Now(), nil
+	}
+
+	m.waiter = &waiter{cond: cond, ch: ch}
+	m.mu.Unlock()
+
+	select {
+	case t, ok := <-ch:
+		if !ok {
+			return time.Time{}, m.Err()
+		}
+
+		return t, nil
+	case <-ctx.Done():
+		m.mu.Lock()
+		m.waiter = nil
+		m.mu.Unlock()
+
+		st := m.State()
+		return time.Time{}, fmt.Errorf("wait for kernel state: %w (routes %d, using lost gateway %d)", ctx.Err(), st.Routes, st.UsingLost)
+	}
+}
+
+// WaitQuiet waits until no write has been seen for d, and returns the time
+// of the last write.
+func (m *Monitor) WaitQuiet(ctx context.Context, d time.Duration) (time.Time, error) {
+	for {
+		st := m.State()
+		idle := time.Since(st.LastWrite)
+		if idle >= d {
+			return st.LastWrite, nil
+		}
+
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("wait for quiet kernel: %w", ctx.Err())
+		case <-time.After(d - idle):
+		}
+	}
+}
+
+// Err returns the error that stopped the monitor, if any.
+func (m *Monitor) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	return m.err
+}
+
+// Close stops the monitor and closes its socket.
+func (m *Monitor) Close() error {
+	close(m.stop)
+	<-m.done
+
+	return unix.Close(m.fd)
+}
+
+// CountRoutes dumps the main table of the namespace and counts the routes
+// of a protocol and family. It is the check that follows each scenario.
+func CountRoutes(nsPath string, family int, protocol uint8) (int, error) {
+	n := 0
+	err := dumpIn(nsPath, unix.RTM_GETROUTE, familyAF(family), func(msg message) {
+		if msg.Type != unix.RTM_NEWROUTE {
+			return
+		}
+
+		if r, ok := parseRoute(msg.Data); ok && r.Protocol == protocol && r.Table == unix.RT_TABLE_MAIN {
+			n++
+		}
+	})
+
+	return n, err
+}
+
+func familyAF(family int) uint8 {
+	if family == 6 {
+		return unix.AF_INET6
+	}
+
+	return unix.AF_INET
+}
+
+// dumpIn runs one dump request in the namespace and calls fn for each
+// message of the reply.
+func dumpIn(nsPath string, typ uint16, family uint8, fn func(message)) error {
+	fd, err := socketIn(nsPath)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
+
+	req := appendHeader(nil, typ, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, 1)
+	if typ == unix.RTM_GETNEXTHOP {
+		req = append(req, family, 0, 0, 0, 0, 0, 0, 0)
+	} else {
+		req = append(req, family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+
+	native.PutUint32(req, uint32(len(req)))
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("send dump request %d: %w", typ, err)
+	}
+
+	return readDump(fd, typ, fn)
+}
+
+func readDump(fd int, typ uint16, fn func(message)) error {
+	buf := make([]byte, 1<<20)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("receive dump %d: %w", typ, err)
+		}
+
+		done := false
+		var dumpErr error
+		splitMessages(buf[:n], func(msg message) bool {
+			switch msg.Type {
+			case unix.NLMSG_DONE:
+				done = true
+				return false
+			case unix.NLMSG_ERROR:
+				if len(msg.Data) >= 4 {
+					if e := int32(native.Uint32(msg.Data)); e != 0 {
+						dumpErr = fmt.Errorf("dump %d: %w", typ, unix.Errno(-e))
+					}
+				}
+
+				done = true
+				return false
+			}
+
+			fn(msg)
+			return true
+		})
+
+		if dumpErr != nil {
+			// A kernel without nexthop objects rejects their dump: no
+			// nexthops then.
+			if typ == unix.RTM_GETNEXTHOP {
+				return nil
+			}
+
+			return dumpErr
+		}
+
+		if done {
+			return nil
+		}
+	}
+}
+
+// socketIn opens a NETLINK_ROUTE socket inside the namespace at nsPath. It
+// enters the namespace on a locked thread that is thrown away if it cannot
+// return to its own namespace.
+func socketIn(nsPath string) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+
+		fd, restored, err := socketOnThread(nsPath)
+		if restored {
+			runtime.UnlockOSThread()
+		}
+
+		ch <- result{fd, err}
+	}()
+
+	r := <-ch
+
+	return r.fd, r.err
+}
+
+func socketOnThread(nsPath string) (fd int, restored bool, err error) {
+	own, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return -1, true, fmt.Errorf("open own namespace: %w", err)
+	}
+	defer own.Close()
+
+	target, err := os.Open(nsPath)
+	if err != nil {
+		return -1, true, fmt.Errorf("open namespace %s: %w", nsPath, err)
+	}
+	defer target.Close()
+
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return -1, true, fmt.Errorf("enter namespace %s: %w", nsPath, err)
+	}
+
+	fd, sockErr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
+		if sockErr == nil {
+			unix.Close(fd)
+		}
+
+		return -1, false, fmt.Errorf("return from namespace %s: %w", nsPath, err)
+	}
+
+	if sockErr != nil {
+		return -1, true, fmt.Errorf("open netlink socket in %s: %w", nsPath, sockErr)
+	}
+
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, true, fmt.Errorf("bind netlink socket in %s: %w", nsPath, err)
+	}
+
+	return fd, true, nil
+}
