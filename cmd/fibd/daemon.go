@@ -26,10 +26,6 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
-// protocolNamesDir is where iproute2 reads protocol names, so that
-// `ip route` prints "proto fibd".
-const protocolNamesDir = "/etc/iproute2/rt_protos.d"
-
 // Timeouts of the shutdown steps.
 const (
 	grpcStopTimeout = 5 * time.Second
@@ -71,9 +67,11 @@ func (d *daemon) run(ctx context.Context) error {
 	return d.serve(ctx)
 }
 
-// start builds the components in dependency order. The kernel's state is
-// adopted before any producer can offer routes, so that routes installed
-// by a previous run are matched instead of rewritten.
+// start builds the components in dependency order. The monitor subscribes
+// before the dump that adopts the kernel's state, so that no change made
+// after the dump is missed. The state is adopted before any producer can
+// offer routes, so that routes installed by a previous run are matched
+// instead of rewritten.
 func (d *daemon) start(ctx context.Context) error {
 	steps := []struct {
 		name string
@@ -81,8 +79,8 @@ func (d *daemon) start(ctx context.Context) error {
 	}{
 		{"kernel", d.openKernel},
 		{"fib", d.newFIB},
-		{"adoption", d.adopt},
 		{"monitor", d.newMonitor},
+		{"adoption", d.adopt},
 		{"api", d.newAPI},
 		{"metrics", d.newMetrics},
 		{"bgp", d.newBGP},
@@ -114,8 +112,10 @@ func (d *daemon) openKernel(context.Context) error {
 	d.log.Info("kernel opened", "protocol", k.Protocol, "nexthop_ids", k.NexthopIDs.String())
 
 	// A missing protocol name only makes `ip route` print a number.
-	if err := kernel.WriteProtocolName(protocolNamesDir, uint8(k.Protocol), "fibd"); err != nil {
-		d.log.Warn("write protocol name for iproute2 failed; ip route shows the number", "dir", protocolNamesDir, logging.Err(err))
+	if dir := k.ProtocolNamesDir; dir != "" {
+		if err := kernel.WriteProtocolName(dir, uint8(k.Protocol), "fibd"); err != nil {
+			d.log.Warn("write protocol name for iproute2 failed, so ip route shows the number", "dir", dir, logging.Err(err))
+		}
 	}
 
 	return nil
@@ -148,10 +148,7 @@ func (d *daemon) adopt(ctx context.Context) error {
 		return fmt.Errorf("dump kernel: %w", err)
 	}
 
-	if err := d.fib.Reconcile(snap); err != nil {
-		return fmt.Errorf("adopt kernel state: %w", err)
-	}
-
+	d.fib.Reconcile(snap)
 	d.log.Info("kernel state adopted",
 		"routes", len(snap.Routes), "nexthops", len(snap.Nexthops),
 		"foreign_nexthop_ids", len(snap.ForeignNexthops),
@@ -178,9 +175,16 @@ func (d *daemon) newMonitor(context.Context) error {
 
 func (d *daemon) newAPI(context.Context) error {
 	a := d.cfg.API
+	// TODO: the kernel package has no LinkExists yet; without it the API
+	// accepts any device name and the kernel's Resolve rejects unknown ones.
+	var devices func(string) bool
+	if links, ok := any(d.kernel).(interface{ LinkExists(string) bool }); ok {
+		devices = links.LinkExists
+	}
+
 	srv, err := server.New(server.Config{
 		FIB:             d.fib,
-		Devices:         d.kernel.LinkExists,
+		Devices:         devices,
 		Verify:          d.verify,
 		SyncState:       func() string { return d.monitor.Status().State },
 		Sources:         sourceDistances(a.Sources),

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel"
@@ -61,6 +62,7 @@ func syncStatus(s monitor.Status) metrics.SyncStatus {
 	return metrics.SyncStatus{
 		State:     s.State,
 		Events:    s.Events,
+		Overruns:  s.Overruns,
 		Resyncs:   s.Resyncs,
 		Repairs:   s.Repairs,
 		Conflicts: s.Conflicts,
@@ -72,8 +74,8 @@ func bgpStatus(s gobgp.Status) metrics.BGPStatus {
 	for _, p := range s.Peers {
 		out.Peers = append(out.Peers, metrics.Peer{
 			Address:  p.Address.String(),
-			State:    p.State,
-			Received: uint64(p.Received),
+			State:    strings.ToLower(p.State),
+			Received: p.Received,
 		})
 	}
 
@@ -86,18 +88,20 @@ func (d *daemon) statusExtra() map[string]string {
 		return map[string]string{"bgp": "off"}
 	}
 
-	s := bgpStatus(d.bgp.Status())
+	st := d.bgp.Status()
 	established := 0
-	for _, p := range s.Peers {
-		if p.State == "established" {
+	for _, p := range st.Peers {
+		if strings.EqualFold(p.State, "established") {
 			established++
 		}
 	}
 
 	return map[string]string{
-		"bgp":           d.cfg.GoBGP.Mode,
-		"bgp peers":     fmt.Sprintf("%d established of %d", established, len(s.Peers)),
-		"bgp converged": fmt.Sprint(s.Converged),
+		"bgp":           st.Mode,
+		"bgp connected": fmt.Sprint(st.Connected),
+		"bgp peers":     fmt.Sprintf("%d established of %d", established, len(st.Peers)),
+		"bgp routes":    fmt.Sprint(st.Routes),
+		"bgp converged": fmt.Sprint(st.Converged),
 	}
 }
 

@@ -69,6 +69,11 @@ type Kernel struct {
 	// AckPerMessage requests an acknowledgement for every message of a
 	// batch instead of errors only.
 	AckPerMessage bool `yaml:"ack-per-message"`
+
+	// ProtocolNamesDir is the iproute2 directory where fibd writes
+	// fibd.conf, which names its protocol number so that `ip route` prints
+	// "proto fibd"; "" writes nothing. Default /etc/iproute2/rt_protos.d.
+	ProtocolNamesDir string `yaml:"protocol-names-dir"`
 }
 
 // FIB configures route selection and programming.
@@ -203,7 +208,11 @@ const BGPSource = "bgp"
 func Default() *Config {
 	return &Config{
 		Log:    Log{Level: "info", Format: "text"},
-		Kernel: Kernel{Protocol: 201, NexthopIDs: IDRange(nexthop.DefaultRange)},
+		Kernel: Kernel{
+			Protocol:         201,
+			NexthopIDs:       IDRange(nexthop.DefaultRange),
+			ProtocolNamesDir: "/etc/iproute2/rt_protos.d",
+		},
 		FIB:    FIB{HoldTimeout: Duration(5 * time.Minute)},
 		API: API{
 			Socket:          "/run/fibd/fibd.sock",

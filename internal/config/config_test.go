@@ -27,6 +27,10 @@ func TestParseEmpty(t *testing.T) {
 			t.Errorf("kernel.nexthop-ids = %s, want %v", cfg.Kernel.NexthopIDs, nexthop.DefaultRange)
 		}
 
+		if cfg.Kernel.ProtocolNamesDir != "/etc/iproute2/rt_protos.d" {
+			t.Errorf("kernel.protocol-names-dir = %q", cfg.Kernel.ProtocolNamesDir)
+		}
+
 		if cfg.API.Socket != "/run/fibd/fibd.sock" || cfg.API.SocketMode != 0o660 {
 			t.Errorf("api socket = %q mode %s", cfg.API.Socket, cfg.API.SocketMode)
 		}
@@ -59,6 +63,7 @@ kernel:
   read-buffer: 8388608
   write-buffer: 1048576
   ack-per-message: true
+  protocol-names-dir: ""
 fib:
   batch-size: 4096
   hold: [bgp, ops]
@@ -113,6 +118,7 @@ func TestParseFull(t *testing.T) {
 		{"kernel.read-buffer", cfg.Kernel.ReadBuffer, 8388608},
 		{"kernel.write-buffer", cfg.Kernel.WriteBuffer, 1048576},
 		{"kernel.ack-per-message", cfg.Kernel.AckPerMessage, true},
+		{"kernel.protocol-names-dir", cfg.Kernel.ProtocolNamesDir, ""},
 		{"fib.batch-size", cfg.FIB.BatchSize, 4096},
 		{"fib.hold", strings.Join(cfg.FIB.Hold, ","), "bgp,ops"},
 		{"fib.hold-timeout", cfg.FIB.HoldTimeout, Duration(90 * time.Second)},
@@ -225,6 +231,7 @@ func TestParseErrors(t *testing.T) {
 		{"ids overflow", "kernel: {nexthop-ids: 1-4294967296}\n", "kernel.nexthop-ids", "integers from 1 to 4294967295"},
 		{"read buffer", "kernel: {read-buffer: -1}\n", "kernel.read-buffer", "-1 is out of range"},
 		{"write buffer", "kernel: {write-buffer: 4294967296}\n", "kernel.write-buffer", "is out of range"},
+		{"names dir relative", "kernel: {protocol-names-dir: etc}\n", "kernel.protocol-names-dir", `"etc" is not an absolute path`},
 		{"ack string", "kernel: {ack-per-message: yes}\n", "kernel.ack-per-message", `"yes" is not a boolean: use true or false`},
 
 		// fib.

@@ -102,6 +102,10 @@ func (c *Config) validateKernel(v *validator) {
 		v.fail("kernel.protocol", "%d is used by FRR: %s", k.Protocol, protocolHelp)
 	}
 
+	if k.ProtocolNamesDir != "" && !filepath.IsAbs(k.ProtocolNamesDir) {
+		v.fail("kernel.protocol-names-dir", "%q is not an absolute path", k.ProtocolNamesDir)
+	}
+
 	const maxBuffer = 1 << 30
 	v.intRange("kernel.read-buffer", k.ReadBuffer, 0, maxBuffer)
 	v.intRange("kernel.write-buffer", k.WriteBuffer, 0, maxBuffer)

@@ -71,7 +71,8 @@ type SyncStatus struct {
 	State string
 
 	Events    uint64 // kernel notifications received
-	Resyncs   uint64 // full dumps after an overrun
+	Overruns  uint64 // times notifications were lost (ENOBUFS)
+	Resyncs   uint64 // full dumps handed to the FIB
 	Repairs   uint64 // drift corrected
 	Conflicts uint64 // keys held by another protocol
 }
@@ -126,7 +127,8 @@ var (
 	descBatchLatency     = desc("kernel_batch_duration_seconds", "Time one batch of netlink operations takes.")
 	descSyncState        = desc("sync_state", "State of the kernel monitor: 1 for the current state.", "state")
 	descSyncEvents       = desc("sync_events_total", "Kernel notifications the monitor received.")
-	descResyncs          = desc("sync_resyncs_total", "Full re-dumps after a notification overrun.")
+	descOverruns         = desc("sync_overruns_total", "Times kernel notifications were lost, such as on ENOBUFS.")
+	descResyncs          = desc("sync_resyncs_total", "Full dumps of the kernel handed to the FIB.")
 	descRepairs          = desc("sync_repairs_total", "Differences between kernel and FIB that were repaired.")
 	descConflicts        = desc("sync_conflicts_total", "Keys found held by another protocol.")
 	descPeers            = desc("bgp_peers", "BGP neighbors by FSM state.", "state")
@@ -140,7 +142,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descBuildInfo, descRoutes, descSourceCandidates, descInstalled, descFailed,
 		descUnresolved, descNexthops, descGroups, descFIBOps, descFIBOpErrors, descPending,
 		descKernelOps, descKernelErrors, descBatchLatency, descSyncState, descSyncEvents,
-		descResyncs, descRepairs, descConflicts, descPeers, descPeerReceived, descBGPConverged,
+		descOverruns, descResyncs, descRepairs, descConflicts, descPeers, descPeerReceived, descBGPConverged,
 	} {
 		ch <- d
 	}
@@ -246,6 +248,7 @@ func collectSync(ch chan<- prometheus.Metric, s SyncStatus) {
 	}
 
 	counter(ch, descSyncEvents, s.Events)
+	counter(ch, descOverruns, s.Overruns)
 	counter(ch, descResyncs, s.Resyncs)
 	counter(ch, descRepairs, s.Repairs)
 	counter(ch, descConflicts, s.Conflicts)

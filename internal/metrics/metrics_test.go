@@ -50,7 +50,7 @@ func fakeSources() Sources {
 			}
 		},
 		Sync: func() SyncStatus {
-			return SyncStatus{State: "in-sync", Events: 100, Resyncs: 1, Repairs: 2, Conflicts: 3}
+			return SyncStatus{State: "in-sync", Events: 100, Overruns: 4, Resyncs: 1, Repairs: 2, Conflicts: 3}
 		},
 		BGP: func() BGPStatus {
 			return BGPStatus{
@@ -102,6 +102,7 @@ func TestCollectorSeries(t *testing.T) {
 		`fibd_sync_state{state="in-sync"} 1`,
 		`fibd_sync_state{state="resyncing"} 0`,
 		`fibd_sync_events_total 100`,
+		`fibd_sync_overruns_total 4`,
 		`fibd_sync_resyncs_total 1`,
 		`fibd_sync_repairs_total 2`,
 		`fibd_sync_conflicts_total 3`,

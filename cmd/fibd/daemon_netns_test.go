@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fibd/fibd/internal/netnstest"
+)
+
+// The restart test checks fibd's promise to keep forwarding across a
+// restart: a route added through the API survives SIGTERM, and the next
+// run adopts it. To prove that the route was neither deleted nor
+// rewritten, `ip monitor route nexthop` runs in the namespace across the
+// whole restart and must print nothing about the route or its nexthop.
+
+const (
+	testPrefix  = "198.51.100.0/24"
+	testGateway = "192.0.2.2"
+)
+
+// syncBuffer is a bytes.Buffer safe for a process's output and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	return b.buf.String()
+}
+
+// process is a command started by the test, stopped by pid at cleanup.
+type process struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+
+	p := &process{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.out
+	cmd.Stderr = p.out
+
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd, err)
+	}
+
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+
+	return p
+}
+
+func (p *process) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends sig and waits for the process to exit.
+func (p *process) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("send %s: %v", sig, err)
+	}
+
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("process did not exit within 20s of %s; output:\n%s", sig, p.out)
+	}
+
+	return nil
+}
+
+// waitFor polls cond until it holds or the timeout ends.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type kernelRoute struct {
+	Dst      string `json:"dst"`
+	Gateway  string `json:"gateway"`
+	Dev      string `json:"dev"`
+	Protocol string `json:"protocol"`
+	NHID     int    `json:"nhid"`
+}
+
+func showRoute(ns *netnstest.NS) []kernelRoute {
+	var routes []kernelRoute
+	ns.JSON(&routes, "route", "show", testPrefix)
+
+	return routes
+}
+
+// fibdHarness runs fibd in a namespace with a config in a temp dir.
+type fibdHarness struct {
+	t      *testing.T
+	ns     *netnstest.NS
+	bin    string
+	config string
+	socket string
+}
+
+func (h *fibdHarness) start() *process {
+	h.t.Helper()
+
+	p := startProcess(h.t, h.ns.Command(h.bin, "run", "--config", h.config))
+	h.t.Cleanup(func() {
+		if h.t.Failed() {
+			h.t.Logf("fibd output:\n%s", p.out)
+		}
+	})
+
+	waitFor(h.t, "the API socket "+h.socket, 30*time.Second, func() bool {
+		if !p.running() {
+			h.t.Fatalf("fibd exited during start: %v\n%s", p.err, p.out)
+		}
+
+		_, err := os.Stat(h.socket)
+
+		return err == nil
+	})
+
+	return p
+}
+
+// client runs a fibd client command against the harness's socket.
+func (h *fibdHarness) client(args ...string) (string, error) {
+	args = append(args, "--socket", h.socket)
+	out, err := exec.Command(h.bin, args...).CombinedOutput()
+
+	return string(out), err
+}
+
+func (h *fibdHarness) mustClient(args ...string) string {
+	h.t.Helper()
+
+	out, err := h.client(args...)
+	if err != nil {
+		h.t.Fatalf("fibd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+
+	return out
+}
+
+func buildFibd(t *testing.T, dir string) string {
+	t.Helper()
+
+	bin := filepath.Join(dir, "fibd")
+	out, err := exec.Command("go", "build", "-tags", "fibd_wiring", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build fibd: %v\n%s", err, out)
+	}
+
+	return bin
+}
+
+func TestDaemonRestart(t *testing.T) {
+	netnstest.Privileged(t)
+	if !wired {
+		t.Skip("skipping: fibd run needs fib.FIB with Reconcile and the monitor.FIB methods, which the fib package does not have yet")
+	}
+
+	dir := t.TempDir()
+	ns := netnstest.New(t)
+	peer := netnstest.New(t)
+	ns.Veth("up0", peer, "down0")
+	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
+	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+
+	h := &fibdHarness{
+		t:      t,
+		ns:     ns,
+		bin:    buildFibd(t, dir),
+		config: filepath.Join(dir, "fibd.yaml"),
+		socket: filepath.Join(dir, "fibd.sock"),
+	}
+
+	// The CLI's source is held, so that the second run keeps the adopted
+	// route until the source offers it again.
+	goodConfig := fmt.Sprintf(`log: {level: debug}
+kernel: {protocol-names-dir: ""}
+fib: {hold: [cli], hold-timeout: 10m}
+api: {socket: %s}
+metrics: {address: ""}
+`, h.socket)
+	writeFile(t, h.config, goodConfig)
+
+	// First run: add a route through the API.
+	first := h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
+	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(ns)) == 1 })
+
+	before := showRoute(ns)[0]
+	if before.Gateway != testGateway || before.Dev != "up0" || before.NHID == 0 {
+		t.Fatalf("installed route = %+v, want via %s dev up0 with a nexthop id", before, testGateway)
+	}
+
+	// SIGTERM stops fibd cleanly and keeps the route.
+	if err := first.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("fibd exited with %v after SIGTERM, want status 0\n%s", err, first.out)
+	}
+
+	if routes := showRoute(ns); len(routes) != 1 || routes[0] != before {
+		t.Fatalf("after SIGTERM the route is %+v, want it kept as %+v", routes, before)
+	}
+
+	if _, err := os.Stat(h.socket); !os.IsNotExist(err) {
+		t.Errorf("API socket left behind after exit: %v", err)
+	}
+
+	// Watch every route and nexthop change from here on. A marker route
+	// of another protocol proves that the monitor is subscribed.
+	monitor := startProcess(t, exec.Command("ip", "-n", ns.Name, "monitor", "route", "nexthop"))
+	ns.IP("route", "add", "203.0.113.0/24", "dev", "up0", "proto", "static")
+	waitFor(t, "ip monitor to print the marker route", 10*time.Second, func() bool {
+		return strings.Contains(monitor.out.String(), "203.0.113.0/24")
+	})
+
+	// Second run: adopt the route, and offer it again unchanged.
+	second := h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
+	time.Sleep(time.Second)
+
+	if out, err := h.client("verify"); err != nil {
+		t.Errorf("fibd verify after restart: %v\n%s", err, out)
+	}
+
+	if routes := showRoute(ns); len(routes) != 1 || routes[0] != before {
+		t.Errorf("after restart the route is %+v, want it unchanged as %+v", routes, before)
+	}
+
+	nhid := fmt.Sprintf("id %d ", before.NHID)
+	for _, line := range strings.Split(monitor.out.String(), "\n") {
+		if strings.Contains(line, testPrefix) || strings.HasPrefix(strings.TrimPrefix(line, "Deleted "), nhid) {
+			t.Errorf("the restart touched the route or its nexthop: %s", line)
+		}
+	}
+
+	// SIGHUP with an invalid file keeps the daemon and its config.
+	writeFile(t, h.config, "kernel: {protocol: 300}\n")
+	if err := second.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "the reload failure in the log", 10*time.Second, func() bool {
+		return strings.Contains(second.out.String(), "reload failed, keeping the running configuration")
+	})
+
+	if !second.running() {
+		t.Fatalf("fibd exited after a SIGHUP with an invalid file: %v", second.err)
+	}
+
+	h.mustClient("status")
+
+	// SIGHUP with a valid file applies the log level.
+	writeFile(t, h.config, strings.Replace(goodConfig, "level: debug", "level: info", 1))
+	if err := second.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "the reload in the log", 10*time.Second, func() bool {
+		return strings.Contains(second.out.String(), "configuration reloaded")
+	})
+
+	if err := second.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, second.out)
+	}
+
+	if routes := showRoute(ns); len(routes) != 1 {
+		t.Errorf("after the second SIGTERM the routes are %+v, want the route kept", routes)
+	}
+}
