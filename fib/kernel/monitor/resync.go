@@ -1,0 +1,145 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/fibd/fibd/fib/kernel/nlmsg"
+)
+
+// resync dumps the kernel and hands the dump to the FIB, after bringing the
+// devices up to date when notifications were lost. A failed dump is tried
+// again after ResyncInterval.
+func (m *Monitor) resync(ctx context.Context, s *schedule) {
+	start := time.Now()
+	reason := s.reason
+	links, announce := s.links, s.announce
+	*s = schedule{reresolve: s.reresolve}
+
+	err := m.resyncOnce(ctx, links, announce)
+	end := time.Now()
+
+	m.mu.Lock()
+	m.status.LastResyncEnd = end
+	if err != nil {
+		m.status.LastError = err.Error()
+	} else {
+		m.status.Resyncs++
+		m.status.LastResync = end.Sub(start)
+		m.status.LastResyncReason = reason
+	}
+	m.mu.Unlock()
+
+	if err != nil && ctx.Err() == nil {
+		m.requestResync(s, end, reason)
+		s.links, s.announce = links, announce
+
+		return
+	}
+
+	m.setState(StateInSync)
+}
+
+func (m *Monitor) resyncOnce(ctx context.Context, links, announce bool) error {
+	if links {
+		if err := m.resyncLinks(announce); err != nil {
+			return err
+		}
+	}
+
+	snap, err := m.cfg.Kernel.Dump(ctx)
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+
+	m.cfg.FIB.Reconcile(snap)
+
+	return nil
+}
+
+// resyncLinks dumps the devices and reports the changes that lost
+// notifications hid. With announce, every device's state is reported,
+// because the actions of notifications already translated were dropped.
+func (m *Monitor) resyncLinks(announce bool) error {
+	links, err := dumpLinks(m.cfg.NetNS)
+	if err != nil {
+		return err
+	}
+
+	m.trMu.Lock()
+	acts := m.tr.setLinks(nil, links)
+	m.trMu.Unlock()
+
+	if announce {
+		acts = acts[:0]
+		for _, l := range links {
+			acts = append(acts, action{kind: actLinkChanged, device: l.Name, up: l.Up})
+		}
+	}
+
+	acts = append(acts, action{kind: actRefreshLinks}, action{kind: actReresolve})
+	var s schedule
+	m.apply(acts, &s)
+
+	return nil
+}
+
+// dumpLinks returns the devices of the namespace netns, on a socket of its
+// own so that the reply does not mix with notifications.
+func dumpLinks(netns int) ([]link, error) {
+	conn, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: netns})
+	if err != nil {
+		return nil, fmt.Errorf("dump links: open rtnetlink socket: %w", err)
+	}
+	defer conn.Close()
+
+	msgs, err := conn.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  nlmsg.RTM_GETLINK,
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: make([]byte, sizeofIfinfomsg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dump links: %w", err)
+	}
+
+	links := make([]link, 0, len(msgs))
+	for _, msg := range msgs {
+		if msg.Header.Type != nlmsg.RTM_NEWLINK {
+			continue
+		}
+
+		l, err := decodeLink(msg.Data)
+		if err != nil {
+			return nil, fmt.Errorf("dump links: %w", err)
+		}
+
+		links = append(links, l)
+	}
+
+	return links, nil
+}
+
+// audit compares the kernel with the FIB and asks for a resync when they
+// differ.
+func (m *Monitor) audit(ctx context.Context, s *schedule) {
+	report, err := m.Verify(ctx)
+
+	m.mu.Lock()
+	m.status.Audits++
+	if err != nil {
+		m.status.LastError = err.Error()
+	} else {
+		m.status.AuditDifferences = len(report.Differences)
+	}
+	m.mu.Unlock()
+
+	if err == nil && len(report.Differences) > 0 {
+		m.requestResync(s, time.Now(), fmt.Sprintf("audit found %d differences, first: %s", len(report.Differences), report.Differences[0]))
+	}
+}

@@ -1,0 +1,311 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// Report is the outcome of Verify.
+type Report struct {
+	// Differences lists each difference between the kernel and the FIB's
+	// desired state on one line, sorted; empty means in sync.
+	Differences []string
+
+	// Routes and Nexthops count fibd's routes and nexthop objects found
+	// in the kernel.
+	Routes   int
+	Nexthops int
+}
+
+// Verify dumps the kernel and compares it with the FIB: every selected,
+// resolvable route must be installed with the expected type, metric and
+// next hops, every nexthop object the FIB holds installed must exist with
+// the same content, and every route and object of fibd's protocol in the
+// kernel must be wanted. Changes in flight show up as differences; call
+// the FIB's Sync first for a stable answer.
+func (m *Monitor) Verify(ctx context.Context) (Report, error) {
+	snap, err := m.cfg.Kernel.Dump(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: %w", err)
+	}
+
+	want := expectedState(m.cfg.FIB)
+
+	return Report{
+		Differences: diff(want, snap),
+		Routes:      len(snap.Routes),
+		Nexthops:    len(snap.Nexthops),
+	}, nil
+}
+
+// desired is the state the FIB expects in the kernel.
+type desired struct {
+	routes   []fib.RouteState
+	nexthops []fib.NexthopState
+}
+
+func expectedState(f FIB) desired {
+	var d desired
+	f.Routes(fib.Filter{}, func(rs fib.RouteState) bool {
+		d.routes = append(d.routes, rs)
+
+		return true
+	})
+	d.nexthops = f.Nexthops()
+
+	return d
+}
+
+// routeID identifies a route in the kernel.
+type routeID struct {
+	table  uint32
+	prefix netip.Prefix
+	metric uint32
+}
+
+func (r routeID) String() string {
+	return fmt.Sprintf("route %s table %d metric %d", r.prefix, r.table, r.metric)
+}
+
+// diff returns the differences between the desired state and a dump, one
+// line each, sorted.
+func diff(want desired, got fib.Snapshot) []string {
+	var out []string
+
+	kernelRoutes := make(map[routeID]fib.KernelRoute, len(got.Routes))
+	for _, r := range got.Routes {
+		id := routeID{r.Table, r.Prefix, normalMetric(r.Prefix, r.Metric)}
+		kernelRoutes[id] = r
+	}
+
+	kernelObjects := objectsByID(got.Nexthops)
+	fibObjects := make(map[nexthop.ID]nexthop.Object, len(want.nexthops))
+	for _, n := range want.nexthops {
+		fibObjects[n.Object.ID] = n.Object
+	}
+
+	for _, rs := range want.routes {
+		out = diffRoute(out, rs, kernelRoutes, kernelObjects, fibObjects)
+	}
+
+	for id := range kernelRoutes {
+		out = append(out, "extra "+id.String())
+	}
+
+	out = diffNexthops(out, want.nexthops, kernelObjects, got.ForeignNexthops)
+	slices.Sort(out)
+
+	return out
+}
+
+// diffRoute compares one key's selected route with the kernel and removes
+// the kernel's route from kernelRoutes.
+func diffRoute(out []string, rs fib.RouteState, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
+	if len(rs.Candidates) == 0 || rs.Unresolved {
+		return out
+	}
+
+	c := rs.Candidates[0]
+	id := routeID{c.Table, c.Prefix, normalMetric(c.Prefix, c.Metric)}
+	kr, ok := kernelRoutes[id]
+	if !ok {
+		if rs.Err != nil {
+			return append(out, fmt.Sprintf("missing %s: %v", id, rs.Err))
+		}
+
+		return append(out, "missing "+id.String())
+	}
+
+	delete(kernelRoutes, id)
+	if kr.Type != c.Type {
+		return append(out, fmt.Sprintf("%s type differs: kernel %s, expected %s", id, kr.Type, c.Type))
+	}
+
+	if c.Type != fib.TypeUnicast {
+		return out
+	}
+
+	// The FIB's own object for the route is the reference: it holds only
+	// the members that are alive. Without one, the requested set is.
+	var wantHops []nexthop.Member
+	if rs.Installed != nil && rs.Installed.Nexthop != 0 {
+		if rs.Installed.Nexthop != kr.Nexthop {
+			out = append(out, fmt.Sprintf("%s uses nexthop %d, expected %d", id, kr.Nexthop, rs.Installed.Nexthop))
+		}
+
+		wantHops = expand(rs.Installed.Nexthop, fibObjects)
+	} else {
+		wantHops = c.NextHops.Canonical().Members
+	}
+
+	gotHops := expand(kr.Nexthop, kernelObjects)
+	if !sameHops(gotHops, wantHops) {
+		out = append(out, fmt.Sprintf("%s next hops differ: kernel %s, expected %s", id, formatHops(gotHops), formatHops(wantHops)))
+	}
+
+	return out
+}
+
+// diffNexthops compares the objects the FIB holds installed with the
+// kernel's, and reports the kernel's objects that the FIB does not hold.
+func diffNexthops(out []string, want []fib.NexthopState, kernelObjects map[nexthop.ID]nexthop.Object, foreign []nexthop.ID) []string {
+	wanted := make(map[nexthop.ID]bool, len(want))
+	for _, n := range want {
+		if !n.Installed {
+			continue
+		}
+
+		wanted[n.Object.ID] = true
+		out = diffNexthop(out, n.Object, kernelObjects, foreign)
+	}
+
+	for id := range kernelObjects {
+		if !wanted[id] {
+			out = append(out, fmt.Sprintf("extra nexthop %d", id))
+		}
+	}
+
+	return out
+}
+
+func diffNexthop(out []string, want nexthop.Object, kernelObjects map[nexthop.ID]nexthop.Object, foreign []nexthop.ID) []string {
+	got, ok := kernelObjects[want.ID]
+	switch {
+	case !ok && slices.Contains(foreign, want.ID):
+		return append(out, fmt.Sprintf("nexthop %d is held by another owner", want.ID))
+	case !ok:
+		return append(out, fmt.Sprintf("missing nexthop %d", want.ID))
+	case want.IsGroup() != got.IsGroup():
+		return append(out, fmt.Sprintf("nexthop %d differs: kernel %s, expected %s", want.ID, formatObject(got), formatObject(want)))
+	case want.IsGroup():
+		if !slices.Equal(sortedMembers(want.Group), sortedMembers(got.Group)) || !sameResilient(want.Resilient, got.Resilient) {
+			return append(out, fmt.Sprintf("nexthop %d members %s differ: kernel %s", want.ID, formatObject(want), formatObject(got)))
+		}
+	case want.Hop != got.Hop:
+		return append(out, fmt.Sprintf("nexthop %d differs: kernel %s, expected %s", want.ID, got.Hop, want.Hop))
+	}
+
+	return out
+}
+
+func objectsByID(objects []nexthop.Object) map[nexthop.ID]nexthop.Object {
+	m := make(map[nexthop.ID]nexthop.Object, len(objects))
+	for _, o := range objects {
+		m[o.ID] = o
+	}
+
+	return m
+}
+
+// expand returns the hops an object forwards to, with weights, in
+// canonical order. A member missing from objects becomes a hop whose
+// device names the missing id, so that it never matches.
+func expand(id nexthop.ID, objects map[nexthop.ID]nexthop.Object) []nexthop.Member {
+	o, ok := objects[id]
+	if !ok {
+		return []nexthop.Member{{Hop: missingHop(id), Weight: 1}}
+	}
+
+	if !o.IsGroup() {
+		return []nexthop.Member{{Hop: o.Hop, Weight: 1}}
+	}
+
+	var s nexthop.Set
+	for _, gm := range o.Group {
+		hop := missingHop(gm.ID)
+		if member, ok := objects[gm.ID]; ok && !member.IsGroup() {
+			hop = member.Hop
+		}
+
+		s.Members = append(s.Members, nexthop.Member{Hop: hop, Weight: gm.Weight})
+	}
+
+	return s.Canonical().Members
+}
+
+func missingHop(id nexthop.ID) nexthop.Hop {
+	return nexthop.Hop{Device: fmt.Sprintf("(missing nexthop %d)", id)}
+}
+
+// sameHops compares the kernel's hops with the expected ones. An expected
+// hop without a device (a gateway the FIB has not resolved) matches any
+// device.
+func sameHops(got, want []nexthop.Member) bool {
+	if len(got) != len(want) {
+		return false
+	}
+
+	for i := range got {
+		g, w := got[i], want[i]
+		if w.Hop.Device == "" {
+			g.Hop.Device = ""
+		}
+
+		if g != w {
+			return false
+		}
+	}
+
+	return true
+}
+
+func formatHops(hops []nexthop.Member) string {
+	if len(hops) == 1 && hops[0].Weight == 1 {
+		return hops[0].Hop.String()
+	}
+
+	parts := make([]string, len(hops))
+	for i, m := range hops {
+		parts[i] = fmt.Sprintf("%s weight %d", m.Hop, m.Weight)
+	}
+
+	return strings.Join(parts, ", ")
+}
+
+func formatObject(o nexthop.Object) string {
+	if !o.IsGroup() {
+		return o.Hop.String()
+	}
+
+	parts := make([]string, 0, len(o.Group))
+	for _, gm := range sortedMembers(o.Group) {
+		p := strconv.FormatUint(uint64(gm.ID), 10)
+		if gm.Weight > 1 {
+			p += "*" + strconv.FormatUint(uint64(gm.Weight), 10)
+		}
+
+		parts = append(parts, p)
+	}
+
+	return strings.Join(parts, ",")
+}
+
+func sortedMembers(g []nexthop.GroupMember) []nexthop.GroupMember {
+	s := slices.Clone(g)
+	for i := range s {
+		if s[i].Weight == 0 {
+			s[i].Weight = 1
+		}
+	}
+
+	slices.SortFunc(s, func(a, b nexthop.GroupMember) int {
+		return int(int64(a.ID) - int64(b.ID))
+	})
+
+	return s
+}
+
+func sameResilient(a, b *nexthop.Resilient) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+
+	return a.Buckets == b.Buckets
+}

@@ -1,0 +1,151 @@
+package monitor
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/nexthop"
+)
+
+var (
+	hopV0 = nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("198.51.100.2"), Device: "v0"}
+	hopV2 = nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("192.0.2.2"), Device: "v2"}
+)
+
+// verifyFixture is a FIB state with one single-hop route over object 1 and
+// one multipath route over group 3 of objects 1 and 2, and the kernel
+// state that matches it.
+func verifyFixture() (desired, fib.Snapshot) {
+	single := netip.MustParsePrefix("203.0.113.0/26")
+	multi := netip.MustParsePrefix("203.0.113.64/26")
+
+	route := func(p netip.Prefix, id nexthop.ID, hops ...nexthop.Hop) fib.RouteState {
+		var set nexthop.Set
+		for _, h := range hops {
+			set.Members = append(set.Members, nexthop.Member{Hop: h, Weight: 1})
+		}
+
+		kr := fib.KernelRoute{Table: 254, Prefix: p, Metric: 20, Type: fib.TypeUnicast, Nexthop: id}
+
+		return fib.RouteState{
+			Key:        fib.Key{Table: 254, Prefix: p},
+			Candidates: []fib.Route{{Prefix: p, Table: 254, Metric: 20, Type: fib.TypeUnicast, NextHops: set, Source: "bgp"}},
+			Installed:  &kr,
+		}
+	}
+
+	objects := []nexthop.Object{
+		{ID: 3000000001, Hop: hopV0},
+		{ID: 3000000002, Hop: hopV2},
+		{ID: 3000000003, Group: []nexthop.GroupMember{{ID: 3000000001, Weight: 1}, {ID: 3000000002, Weight: 1}}},
+	}
+
+	want := desired{routes: []fib.RouteState{
+		route(single, 3000000001, hopV0),
+		route(multi, 3000000003, hopV0, hopV2),
+	}}
+	for _, o := range objects {
+		want.nexthops = append(want.nexthops, fib.NexthopState{Object: o, Refs: 1, Installed: true})
+	}
+
+	got := fib.Snapshot{
+		Routes: []fib.KernelRoute{
+			*want.routes[0].Installed,
+			*want.routes[1].Installed,
+		},
+		Nexthops: slices.Clone(objects),
+	}
+
+	return want, got
+}
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*desired, *fib.Snapshot)
+		want   []string
+	}{
+		{"in sync", func(*desired, *fib.Snapshot) {}, nil},
+		{"missing route", func(_ *desired, s *fib.Snapshot) {
+			s.Routes = s.Routes[1:]
+		}, []string{"missing route 203.0.113.0/26 table 254 metric 20"}},
+		{"missing route with error", func(d *desired, s *fib.Snapshot) {
+			s.Routes = s.Routes[1:]
+			d.routes[0].Installed = nil
+			d.routes[0].Err = errors.New("route exists with another owner")
+		}, []string{"missing route 203.0.113.0/26 table 254 metric 20: route exists with another owner"}},
+		{"extra route", func(_ *desired, s *fib.Snapshot) {
+			s.Routes = append(s.Routes, fib.KernelRoute{Table: 254, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 20, Type: fib.TypeBlackhole})
+		}, []string{"extra route 192.0.2.0/24 table 254 metric 20"}},
+		{"unresolved route not expected", func(d *desired, s *fib.Snapshot) {
+			s.Routes = s.Routes[1:]
+			d.routes[0].Unresolved = true
+		}, nil},
+		{"type differs", func(_ *desired, s *fib.Snapshot) {
+			s.Routes[0].Type = fib.TypeBlackhole
+			s.Routes[0].Nexthop = 0
+		}, []string{"route 203.0.113.0/26 table 254 metric 20 type differs: kernel blackhole, expected unicast"}},
+		{"route on other nexthop", func(_ *desired, s *fib.Snapshot) {
+			s.Routes[0].Nexthop = 3000000002
+		}, []string{
+			"route 203.0.113.0/26 table 254 metric 20 next hops differ: kernel via 192.0.2.2 dev v2, expected via 198.51.100.2 dev v0",
+			"route 203.0.113.0/26 table 254 metric 20 uses nexthop 3000000002, expected 3000000001",
+		}},
+		{"group lost member", func(_ *desired, s *fib.Snapshot) {
+			s.Nexthops[2].Group = s.Nexthops[2].Group[:1]
+		}, []string{
+			"nexthop 3000000003 members 3000000001,3000000002 differ: kernel 3000000001",
+			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel via 198.51.100.2 dev v0, expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
+		}},
+		{"missing nexthop", func(_ *desired, s *fib.Snapshot) {
+			s.Nexthops = s.Nexthops[:2]
+		}, []string{
+			"missing nexthop 3000000003",
+			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel dev (missing nexthop 3000000003), expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
+		}},
+		{"nexthop held by another owner", func(d *desired, s *fib.Snapshot) {
+			s.Nexthops = s.Nexthops[:2]
+			s.ForeignNexthops = []nexthop.ID{3000000003}
+			s.Routes = s.Routes[:1]
+			d.routes = d.routes[:1]
+		}, []string{"nexthop 3000000003 is held by another owner"}},
+		{"hop differs", func(_ *desired, s *fib.Snapshot) {
+			s.Nexthops[0].Hop.Device = "v9"
+		}, []string{
+			"nexthop 3000000001 differs: kernel via 198.51.100.2 dev v9, expected via 198.51.100.2 dev v0",
+			"route 203.0.113.0/26 table 254 metric 20 next hops differ: kernel via 198.51.100.2 dev v9, expected via 198.51.100.2 dev v0",
+			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v9 weight 1, expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
+		}},
+		{"extra nexthop", func(_ *desired, s *fib.Snapshot) {
+			s.Nexthops = append(s.Nexthops, nexthop.Object{ID: 3000000009, Hop: hopV2})
+		}, []string{"extra nexthop 3000000009"}},
+		{"unresolved gateway matches any device", func(d *desired, _ *fib.Snapshot) {
+			d.routes[0].Installed = nil
+			d.routes[0].Candidates[0].NextHops.Members[0].Hop.Device = ""
+		}, nil},
+		{"IPv6 default metric", func(d *desired, s *fib.Snapshot) {
+			p := netip.MustParsePrefix("2001:db8:1::/48")
+			d.routes = append(d.routes, fib.RouteState{
+				Key:        fib.Key{Table: 254, Prefix: p},
+				Candidates: []fib.Route{{Prefix: p, Table: 254, Type: fib.TypeBlackhole}},
+			})
+			s.Routes = append(s.Routes, fib.KernelRoute{Table: 254, Prefix: p, Metric: 1024, Type: fib.TypeBlackhole})
+		}, nil},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, got := verifyFixture()
+			tt.change(&want, &got)
+
+			diffs := diff(want, got)
+			if !slices.Equal(diffs, tt.want) {
+				t.Errorf("differences:\n%s\nwant:\n%s", strings.Join(diffs, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
