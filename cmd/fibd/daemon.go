@@ -140,7 +140,7 @@ func (d *daemon) newFIB(context.Context) error {
 
 // adopt loads what a previous run left in the kernel into the FIB. Routes
 // and nexthop objects that the sources offer again unchanged are neither
-// rewritten nor removed; the others are kept until the sources in
+// rewritten nor removed. The FIB keeps the others until the sources in
 // fib.hold have converged or the hold timeout ends.
 func (d *daemon) adopt(ctx context.Context) error {
 	snap, err := d.kernel.Dump(ctx)
@@ -279,7 +279,7 @@ func (d *daemon) newBGP(context.Context) error {
 //
 // The FIB runs under its own context so that it outlives the producers
 // (API, BGP) and the monitor: on shutdown they stop first, then the FIB
-// flushes if fib.flush-on-exit asks for it, then the FIB stops.
+// flushes when fib.flush-on-exit is true, then the FIB stops.
 func (d *daemon) serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	producers, pctx := errgroup.WithContext(gctx)
@@ -324,8 +324,8 @@ func (d *daemon) startProducers(g *errgroup.Group, ctx context.Context) {
 }
 
 // component runs one part and logs its start and stop. A return after ctx
-// is cancelled is a clean stop; a return before is an error even without
-// one, because every component runs until it is cancelled.
+// is cancelled is a clean stop. Every component runs until it is
+// cancelled, so a return before that is an error even when err is nil.
 func (d *daemon) component(ctx context.Context, name string, run func(context.Context) error) error {
 	log := componentLogger(d.log, name)
 	log.Info("component starting")

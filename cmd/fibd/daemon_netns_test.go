@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,12 +146,56 @@ type fibdHarness struct {
 	bin    string
 	config string
 	socket string
+
+	// notify, when set, receives fibd's sd_notify messages.
+	notify *net.UnixConn
+}
+
+// listenNotify makes the harness's fibd send sd_notify messages to a
+// socket in dir.
+func (h *fibdHarness) listenNotify(dir string) {
+	h.t.Helper()
+
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify.sock"), Net: "unixgram"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { conn.Close() })
+
+	h.notify = conn
+}
+
+// expectNotify waits for a notification that contains want.
+func (h *fibdHarness) expectNotify(want string) {
+	h.t.Helper()
+
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := h.notify.SetReadDeadline(deadline); err != nil {
+			h.t.Fatal(err)
+		}
+
+		n, err := h.notify.Read(buf)
+		if err != nil {
+			h.t.Fatalf("wait for notification %q: %v", want, err)
+		}
+
+		if strings.Contains(string(buf[:n]), want) {
+			return
+		}
+	}
 }
 
 func (h *fibdHarness) start() *process {
 	h.t.Helper()
 
-	p := startProcess(h.t, h.ns.Command(h.bin, "run", "--config", h.config))
+	cmd := h.ns.Command(h.bin, "run", "--config", h.config)
+	if h.notify != nil {
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+h.notify.LocalAddr().String())
+	}
+
+	p := startProcess(h.t, cmd)
 	h.t.Cleanup(func() {
 		if h.t.Failed() {
 			h.t.Logf("fibd output:\n%s", p.out)
@@ -231,9 +276,11 @@ api: {socket: %s}
 metrics: {address: ""}
 `, h.socket)
 	writeFile(t, h.config, goodConfig)
+	h.listenNotify(dir)
 
 	// First run: add a route through the API.
 	first := h.start()
+	h.expectNotify("READY=1")
 	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
 	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(ns)) == 1 })
 
@@ -246,6 +293,8 @@ metrics: {address: ""}
 	if err := first.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("fibd exited with %v after SIGTERM, want status 0\n%s", err, first.out)
 	}
+
+	h.expectNotify("STOPPING=1")
 
 	if routes := showRoute(ns); len(routes) != 1 || routes[0] != before {
 		t.Fatalf("after SIGTERM the route is %+v, want it kept as %+v", routes, before)
@@ -315,5 +364,48 @@ metrics: {address: ""}
 
 	if routes := showRoute(ns); len(routes) != 1 {
 		t.Errorf("after the second SIGTERM the routes are %+v, want the route kept", routes)
+	}
+}
+
+func TestDaemonFlushOnExit(t *testing.T) {
+	netnstest.Privileged(t)
+	if !wired {
+		t.Skip("skipping: fibd run needs fib.FIB with Reconcile and the monitor.FIB methods, which the fib package does not have yet")
+	}
+
+	dir := t.TempDir()
+	ns := netnstest.New(t)
+	peer := netnstest.New(t)
+	ns.Veth("up0", peer, "down0")
+	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
+	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+
+	h := &fibdHarness{
+		t:      t,
+		ns:     ns,
+		bin:    buildFibd(t, dir),
+		config: filepath.Join(dir, "fibd.yaml"),
+		socket: filepath.Join(dir, "fibd.sock"),
+	}
+	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: ""}
+fib: {flush-on-exit: true}
+api: {socket: %s}
+metrics: {address: ""}
+`, h.socket))
+
+	p := h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
+	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(ns)) == 1 })
+
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, p.out)
+	}
+
+	if routes := showRoute(ns); len(routes) != 0 {
+		t.Errorf("after SIGTERM with flush-on-exit the routes are %+v, want none", routes)
+	}
+
+	if out := ns.IP("nexthop", "list", "protocol", "201"); strings.TrimSpace(out) != "" {
+		t.Errorf("after SIGTERM with flush-on-exit fibd's nexthops remain:\n%s", out)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // Setters that components may offer for live changes. A component without
-// one gets the change at the next restart, and the reload says so.
+// one gets the change at the next restart, and the reload logs that.
 type (
 	distanceSetter interface {
 		SetSources(sources map[string]fib.Distance, defaultDistance fib.Distance)

@@ -1,9 +1,9 @@
 // Package metrics exports fibd's state to Prometheus.
 //
-// The collector holds no counters of its own: on each scrape it reads the
+// The collector holds no counters of its own. On each scrape it reads the
 // components (the FIB's stats and routes, the kernel's operation counters,
 // the monitor's sync status, the BGP peers) through the functions in
-// Sources, so a metric is never out of date and a component needs no
+// Sources. So a metric is never out of date, and a component needs no
 // Prometheus code. The types here are neutral copies of the components'
 // status, filled by the daemon, so that this package depends on package
 // fib only.
@@ -78,7 +78,7 @@ type SyncStatus struct {
 }
 
 // SyncStates lists the states that fibd_sync_state reports, so that each
-// is exported as 0 or 1 and a dashboard sees every series.
+// is exported as 0 or 1 and a dashboard gets every series.
 var SyncStates = []string{"starting", "in-sync", "resyncing"}
 
 // BGPStatus is the state of the BGP source.

@@ -37,7 +37,7 @@ type ServerConfig struct {
 	// profiles and heap dumps expose memory contents.
 	Pprof bool
 
-	// Gatherer is what /metrics serves.
+	// Gatherer is the source of the metrics that /metrics serves.
 	Gatherer prometheus.Gatherer
 }
 
