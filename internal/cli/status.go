@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fibd/fibd/api/fibdv1"
+)
+
+const nexthopUsage = `usage: fibd nexthop list [--socket PATH] [--json] [--timeout DURATION]
+`
+
+const statusUsage = `usage: fibd status [--socket PATH] [--json] [--timeout DURATION]
+`
+
+const verifyUsage = `usage: fibd verify [--socket PATH] [--json] [--timeout DURATION]
+
+Exits with 1 and lists the differences when the kernel is not in sync
+with fibd's desired state.
+`
+
+// Nexthop runs `fibd nexthop list` and returns the exit code.
+func Nexthop(args []string, stdout, stderr io.Writer) int {
+	c := &command{name: "nexthop", usage: nexthopUsage, stdout: stdout, stderr: stderr}
+	words, ok := c.parse(args, nil)
+	if !ok {
+		return exitUsage
+	}
+
+	if len(words) == 0 || (words[0] != "list" && words[0] != "show" && words[0] != "ls") {
+		return c.usageError("missing subcommand list")
+	}
+
+	if len(words) > 1 {
+		return c.usageError("unexpected argument %q", words[1])
+	}
+
+	c.name = "nexthop list"
+
+	return c.run(func(ctx context.Context, client fibdv1.FibClient) int {
+		stream, err := client.ListNexthops(ctx, &fibdv1.ListNexthopsRequest{})
+		if err != nil {
+			return c.rpcFailed("list nexthops", err)
+		}
+
+		all := &fibdv1.ListNexthopsResponse{}
+		for {
+			msg, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+
+			if err != nil {
+				return c.rpcFailed("list nexthops", err)
+			}
+
+			all.Nexthops = append(all.Nexthops, msg.GetNexthops()...)
+		}
+
+		if c.opts.json {
+			return c.printJSON(all)
+		}
+
+		writeNexthops(stdout, all.GetNexthops())
+
+		return exitOK
+	})
+}
+
+// Status runs `fibd status` and returns the exit code.
+func Status(args []string, stdout, stderr io.Writer) int {
+	c := &command{name: "status", usage: statusUsage, stdout: stdout, stderr: stderr}
+	words, ok := c.parse(args, nil)
+	if !ok {
+		return exitUsage
+	}
+
+	if len(words) > 0 {
+		return c.usageError("unexpected argument %q", words[0])
+	}
+
+	return c.run(func(ctx context.Context, client fibdv1.FibClient) int {
+		st, err := client.Status(ctx, &fibdv1.StatusRequest{})
+		if err != nil {
+			return c.rpcFailed("status", err)
+		}
+
+		if c.opts.json {
+			return c.printJSON(st)
+		}
+
+		writeStatus(stdout, st)
+
+		return exitOK
+	})
+}
+
+// writeStatus prints the status as aligned "name value" lines.
+func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	line := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", name, fmt.Sprintf(format, args...))
+	}
+
+	line("version", "%s", st.GetVersion())
+	line("uptime", "%s", st.GetUptime().AsDuration().Truncate(time.Second))
+	if st.GetKernelSync() != "" {
+		line("kernel", "%s", st.GetKernelSync())
+	}
+
+	line("routes", "%d (installed %d, failed %d, unresolved %d, pending %d)", st.GetRoutes(), st.GetInstalled(), st.GetFailed(), st.GetUnresolved(), st.GetPending())
+	line("nexthops", "%d (groups %d)", st.GetNexthops(), st.GetGroups())
+	line("operations", "%d (errors %d)", st.GetOps(), st.GetOpErrors())
+
+	for _, c := range st.GetBySource() {
+		line("source "+c.GetName(), "%d routes", c.GetRoutes())
+	}
+
+	for _, c := range st.GetByTable() {
+		line("table "+c.GetName(), "%d routes", c.GetRoutes())
+	}
+
+	for _, c := range st.GetByFamily() {
+		line("family "+c.GetName(), "%d routes", c.GetRoutes())
+	}
+
+	for _, s := range st.GetSessions() {
+		line("session "+s.GetSource(), "%s", sessionText(s))
+	}
+
+	names := make([]string, 0, len(st.GetExtra()))
+	for name := range st.GetExtra() {
+		names = append(names, name)
+	}
+
+	sort.Strings(names)
+	for _, name := range names {
+		line(name, "%s", st.GetExtra()[name])
+	}
+
+	for _, e := range st.GetRecentErrors() {
+		line("error", "%s", e)
+	}
+
+	tw.Flush()
+}
+
+func sessionText(s *fibdv1.SessionInfo) string {
+	text := "open"
+	if !s.GetOpen() {
+		text = "ended, routes withdrawn at " + s.GetExpires().AsTime().UTC().Format(time.RFC3339)
+	}
+
+	if s.GetBound() {
+		text += ", bound"
+	}
+
+	return text
+}
+
+// Verify runs `fibd verify` and returns 0 when the kernel is in sync, 1
+// with the differences listed otherwise.
+func Verify(args []string, stdout, stderr io.Writer) int {
+	c := &command{name: "verify", usage: verifyUsage, stdout: stdout, stderr: stderr}
+	words, ok := c.parse(args, nil)
+	if !ok {
+		return exitUsage
+	}
+
+	if len(words) > 0 {
+		return c.usageError("unexpected argument %q", words[0])
+	}
+
+	return c.run(func(ctx context.Context, client fibdv1.FibClient) int {
+		resp, err := client.Verify(ctx, &fibdv1.VerifyRequest{})
+		if err != nil {
+			return c.rpcFailed("verify", err)
+		}
+
+		if c.opts.json {
+			c.printJSON(resp)
+		} else {
+			writeVerify(stdout, resp)
+		}
+
+		if !resp.GetInSync() {
+			return exitError
+		}
+
+		return exitOK
+	})
+}
+
+func writeVerify(w io.Writer, resp *fibdv1.VerifyResponse) {
+	if resp.GetInSync() {
+		fmt.Fprintln(w, "in sync: the kernel holds fibd's desired state")
+
+		return
+	}
+
+	fmt.Fprintf(w, "not in sync: %d differences\n", len(resp.GetDifferences()))
+	for _, d := range resp.GetDifferences() {
+		fmt.Fprintln(w, "  "+d)
+	}
+}
