@@ -20,9 +20,11 @@ import (
 // child process.
 const childEnv = "FIBD_BENCH_CHILD"
 
-// childSpec tells a child process what to be.
-type childSpec struct {
-	Kind     string   `json:"kind"` // "writer" or "fibd"
+// ChildSpec tells a child process what to be. Kinds other than the
+// writer may embed it in their own spec.
+type ChildSpec struct {
+	Kind     string   `json:"kind"` // "writer", or a kind added with RegisterChild
+	NSPath   string   `json:"ns_path"`
 	Workload Workload `json:"workload"`
 	Protocol uint8    `json:"protocol"`
 	Hops     [2]Link  `json:"hops"`
@@ -139,18 +141,18 @@ func selfUsage() Usage {
 	}
 }
 
-// child is the harness's handle on a child process inside a namespace.
-type child struct {
+// Child is the harness's handle on a child process inside a namespace.
+type Child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Scanner
 	stderr strings.Builder
 	usage  Usage // as of the last "done"
-	base   Usage // usage of earlier, ended child processes
 }
 
-// startChild starts the benchmark binary as a child inside namespace ns.
-func startChild(ns string, spec any) (*child, error) {
+// StartChild starts the benchmark binary as a child process inside
+// namespace ns; spec must have a "kind" field that names its handler.
+func StartChild(ns string, spec any) (*Child, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode child spec: %w", err)
@@ -161,7 +163,7 @@ func startChild(ns string, spec any) (*child, error) {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
 
-	c := &child{cmd: exec.Command("ip", "netns", "exec", ns, exe)}
+	c := &Child{cmd: exec.Command("ip", "netns", "exec", ns, exe)}
 	c.cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
 	c.cmd.Stderr = &c.stderr
 
@@ -182,8 +184,8 @@ func startChild(ns string, spec any) (*child, error) {
 	return c, nil
 }
 
-// run performs one scenario in the child: prepare, mark, go.
-func (c *child) run(ctx context.Context, s Scenario, mark func()) error {
+// Run performs one scenario in the child: prepare, mark, go.
+func (c *Child) Run(ctx context.Context, s Scenario, mark func()) error {
 	reply, err := c.request(ctx, "prepare "+string(s))
 	if err != nil {
 		return err
@@ -214,7 +216,7 @@ func (c *child) run(ctx context.Context, s Scenario, mark func()) error {
 	return nil
 }
 
-func (c *child) request(ctx context.Context, line string) (string, error) {
+func (c *Child) request(ctx context.Context, line string) (string, error) {
 	if _, err := io.WriteString(c.stdin, line+"\n"); err != nil {
 		return "", fmt.Errorf("send %q to child: %w (stderr: %s)", line, err, c.stderr.String())
 	}
@@ -230,28 +232,27 @@ func (c *child) request(ctx context.Context, line string) (string, error) {
 
 		return c.stdout.Text(), nil
 	case <-ctx.Done():
-		c.kill()
+		c.Kill()
 		<-got
 		return "", fmt.Errorf("child %q: %w", line, ctx.Err())
 	}
 }
 
-// Usage returns the child's usage as of its last completed scenario, plus
-// that of earlier children.
-func (c *child) Usage() Usage {
-	return Usage{CPU: c.base.CPU + c.usage.CPU, PeakRSSKB: max(c.base.PeakRSSKB, c.usage.PeakRSSKB)}
+// Usage returns the child's usage as of its last completed scenario.
+func (c *Child) Usage() Usage {
+	return c.usage
 }
 
-// kill ends the child at once (SIGKILL), as a crash would.
-func (c *child) kill() {
+// Kill ends the child at once (SIGKILL), as a crash would.
+func (c *Child) Kill() {
 	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
 	}
 }
 
-// close asks the child to exit by closing its standard input.
-func (c *child) close() error {
+// Close asks the child to exit by closing its standard input.
+func (c *Child) Close() error {
 	if c.cmd.ProcessState != nil {
 		return nil
 	}
@@ -269,7 +270,7 @@ func (c *child) close() error {
 
 		return err
 	case <-time.After(30 * time.Second):
-		c.kill()
+		c.Kill()
 		return errors.New("child did not exit within 30s; killed")
 	}
 }

@@ -24,6 +24,7 @@ var (
 		{name: "writer-ack", make: func() Contender { return NewWriter(true, false) }},
 		{name: "writer-nhg", fast: true, make: func() Contender { return NewWriter(false, true) }},
 		{name: "ip-batch", fast: true, make: func() Contender { return NewIPBatch() }},
+		{name: "bird", make: func() Contender { return NewBIRD() }, available: BIRDAvailable},
 	}
 )
 

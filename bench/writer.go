@@ -22,7 +22,7 @@ type Writer struct {
 
 	env   *Env
 	w     Workload
-	child *child
+	child *Child
 }
 
 // Kernel protocol numbers of the benchmark's own writers.
@@ -81,8 +81,9 @@ func (c *Writer) Supports(w Workload, s Scenario) string { return "" }
 func (c *Writer) Start(ctx context.Context, env *Env, w Workload) error {
 	c.env, c.w = env, w
 
-	ch, err := startChild(env.Router, childSpec{
-		Kind: "writer", Workload: w, Protocol: ProtoWriter, Hops: env.Links,
+	ch, err := StartChild(env.Router, ChildSpec{
+		NSPath: env.Path(),
+		Kind:   "writer", Workload: w, Protocol: ProtoWriter, Hops: env.Links,
 		Ack: c.ack, Groups: c.groups, Batch: 256 << 10,
 	})
 	if err != nil {
@@ -96,7 +97,7 @@ func (c *Writer) Start(ctx context.Context, env *Env, w Workload) error {
 
 // Run implements Contender.
 func (c *Writer) Run(ctx context.Context, s Scenario, mark func()) error {
-	return c.child.run(ctx, s, mark)
+	return c.child.Run(ctx, s, mark)
 }
 
 // Usage implements Contender.
@@ -114,12 +115,12 @@ func (c *Writer) Stop() error {
 		return nil
 	}
 
-	return c.child.close()
+	return c.child.Close()
 }
 
 // writerChild runs inside the router namespace.
 type writerChild struct {
-	spec    childSpec
+	spec    ChildSpec
 	hops    [2]hopAttrs
 	fd      int
 	pending []byte // the prepared requests
@@ -132,7 +133,7 @@ const (
 )
 
 func newWriterChild(raw json.RawMessage) (ChildHandler, error) {
-	var spec childSpec
+	var spec ChildSpec
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, fmt.Errorf("decode writer spec: %w", err)
 	}
