@@ -29,7 +29,7 @@ import (
 // Timeouts of the shutdown steps.
 const (
 	grpcStopTimeout = 5 * time.Second
-	flushTimeout    = 30 * time.Second
+	flushTimeout    = 30 * time.Second // dump and delete with flush-on-exit
 )
 
 // daemon holds the running components. The fields below the first group
@@ -278,34 +278,42 @@ func (d *daemon) newBGP(context.Context) error {
 // serve runs the components until ctx is cancelled or one fails.
 //
 // The FIB runs under its own context so that it outlives the producers
-// (API, BGP) and the monitor: on shutdown they stop first, then the FIB
-// flushes when fib.flush-on-exit is true, then the FIB stops.
+// (API, BGP) and the monitor: on shutdown they stop first, so that no
+// producer offers routes to a FIB that has stopped, then the FIB stops.
+// With fib.flush-on-exit, fibd's objects are deleted after that.
 func (d *daemon) serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	producers, pctx := errgroup.WithContext(gctx)
 	fibCtx, stopFIB := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFIB()
 
-	fibDone := make(chan struct{})
-	g.Go(func() error {
-		defer close(fibDone)
-
-		return d.component(fibCtx, "fib", d.fib.Run)
-	})
+	g.Go(func() error { return d.component(fibCtx, "fib", d.fib.Run) })
 
 	d.startProducers(producers, pctx)
 
 	g.Go(func() error {
 		err := producers.Wait()
-		d.stopFIB(fibDone)
 		stopFIB()
 
 		return err
 	})
 
 	d.ready()
+	err := g.Wait()
 
-	return g.Wait()
+	d.mu.Lock()
+	flush := d.cfg.FIB.FlushOnExit
+	d.mu.Unlock()
+
+	// By default fibd's routes stay in the kernel so that a restart does
+	// not interrupt forwarding; the next run adopts them.
+	if flush {
+		d.flushKernel()
+	} else {
+		d.log.Info("keeping fibd's routes in the kernel", "installed", d.fib.Stats().Installed)
+	}
+
+	return err
 }
 
 func (d *daemon) startProducers(g *errgroup.Group, ctx context.Context) {
@@ -396,60 +404,39 @@ func (d *daemon) ready() {
 	d.log.Info("fibd ready")
 }
 
-// stopFIB runs before the FIB's context is cancelled: the producers have
-// stopped, so nothing offers routes any more. By default fibd's routes stay
-// in the kernel so that a restart does not interrupt forwarding.
-func (d *daemon) stopFIB(fibDone <-chan struct{}) {
-	d.mu.Lock()
-	flush := d.cfg.FIB.FlushOnExit
-	hold := d.cfg.FIB.Hold
-	d.mu.Unlock()
-
-	select {
-	case <-fibDone:
-		if flush {
-			d.log.Error("flush on exit skipped: the FIB is not running")
-		}
-
-		return
-	default:
-	}
-
-	if !flush {
-		d.log.Info("keeping fibd's routes in the kernel", "installed", d.fib.Stats().Installed)
-
-		return
-	}
-
-	d.flush(hold)
-}
-
-// flush withdraws every source's routes and waits until the FIB has
-// deleted them and their nexthop objects. Declaring the hold sources
-// converged releases the routes adopted from a previous run.
-func (d *daemon) flush(hold []string) {
-	d.log.Info("flushing fibd's routes before exit")
-
-	withdrawn := 0
-	for source := range d.fib.Stats().SourcesRoutes {
-		withdrawn += d.fib.WithdrawSource(source)
-	}
-
-	for _, source := range hold {
-		d.fib.Converged(source)
-	}
-
+// flushKernel deletes every route and nexthop object with fibd's protocol,
+// for fib.flush-on-exit. It runs after the FIB and the monitor have
+// stopped, so nothing programs or repairs behind it, and it works from a
+// dump, so it also removes routes adopted from a previous run that no
+// source offered again. Routes go first, then groups, then the nexthops
+// that the groups used.
+func (d *daemon) flushKernel() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 
-	if err := d.fib.Sync(ctx); err != nil {
-		d.log.Error("flush on exit failed", "withdrawn", withdrawn, logging.Err(err))
+	snap, err := d.kernel.Dump(ctx)
+	if err != nil {
+		d.log.Error("flush on exit failed", logging.Err(err))
 
 		return
 	}
 
-	stats := d.fib.Stats()
-	d.log.Info("flushed fibd's routes", "withdrawn", withdrawn, "installed_left", stats.Installed, "nexthops_left", stats.Nexthops+stats.Groups)
+	ops := flushOps(snap)
+	if err := d.kernel.Apply(ctx, ops); err != nil {
+		d.log.Error("flush on exit failed", logging.Err(err))
+
+		return
+	}
+
+	failed := 0
+	for _, op := range ops {
+		if op.Err != nil {
+			failed++
+			d.log.Warn("flush on exit: delete failed", "op", op.Kind.String(), logging.KeyPrefix, op.Route.Prefix.String(), logging.KeyNexthopID, uint32(op.Nexthop.ID), logging.Err(op.Err))
+		}
+	}
+
+	d.log.Info("flushed fibd's routes and nexthops", "routes", len(snap.Routes), "nexthops", len(snap.Nexthops), "failed", failed)
 }
 
 // close releases what start opened, in reverse order.

@@ -82,13 +82,16 @@ type FIB struct {
 	// zero keeps the fib package's default.
 	BatchSize int `yaml:"batch-size"`
 
-	// Hold lists the sources that must converge before routes adopted
-	// from a previous run and no longer wanted are deleted. Nil (absent)
-	// means ["bgp"] when BGP is on and none otherwise; an empty list means
-	// none.
+	// Hold lists the sources that must declare convergence before routes
+	// adopted from a previous run and no longer wanted are deleted. BGP
+	// declares it when its initial table is in; an API session when it
+	// sends its end of table. Absent means ["bgp"] when BGP is on. With an
+	// empty list, the first source that declares convergence ends the
+	// wait.
 	Hold []string `yaml:"hold"`
 
-	// HoldTimeout bounds the wait for the Hold sources. Default 5m.
+	// HoldTimeout bounds the wait for the Hold sources, counted from the
+	// adoption at start. Default 5m.
 	HoldTimeout Duration `yaml:"hold-timeout"`
 
 	// FlushOnExit deletes fibd's routes and nexthop objects when the
