@@ -25,10 +25,10 @@ type batch struct {
 // The ops are encoded into batches of about Config.MaxBatchBytes, each sent
 // with one sendmsg and closed by an NLMSG_NOOP with NLM_F_ACK. The kernel
 // processes the messages of one sendmsg in order and replies only to
-// failures, so when the barrier's acknowledgement arrives every earlier
-// failure of the batch has arrived before it, and the ops of the batch
-// without an error succeeded. A reader goroutine drains the replies while
-// the next batch is sent, so that the receive buffer does not overrun.
+// failures. So every error of a batch arrives before the barrier's
+// acknowledgement, and an op of the batch without an error succeeded. A
+// reader goroutine drains the replies while the next batch is sent, so
+// that the receive buffer does not overrun.
 //
 // When the socket fails or ctx ends, Apply returns the error and sets it
 // on every op whose outcome it did not learn, so that no op is taken as
@@ -46,6 +46,7 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	}
 
 	run := &applyRun{
+		ctx:     ctx,
 		k:       k,
 		ops:     ops,
 		base:    k.seq + 1,
@@ -63,6 +64,7 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 // applyRun is the state of one Apply call. The sender owns everything but
 // confirmed, acked and the reader's counters until the reader has finished.
 type applyRun struct {
+	ctx  context.Context
 	k    *Kernel
 	ops  []fib.Op
 	base uint32 // sequence number of ops[0]; ops[i] has base+i
@@ -70,7 +72,7 @@ type applyRun struct {
 	// batches passes each batch to the reader before it is sent.
 	batches chan batch
 
-	// stop is closed by the reader when it fails, and readErr tells why.
+	// stop is closed by the reader when it fails, and readErr is the cause.
 	stop    chan struct{}
 	readErr error
 
@@ -102,14 +104,14 @@ func (r *applyRun) execute(ctx context.Context) error {
 		r.read()
 	}()
 
+	// The reader waits only for the barriers of batches that were sent.
+	// The kernel has queued their replies by the time sendmsg returns, so
+	// the reader ends by itself. When ctx ends, it stops early.
+	stopInterrupt := context.AfterFunc(ctx, r.k.apply.interrupt)
 	sendErr := r.send(ctx)
 	close(r.batches)
-	if sendErr != nil {
-		// The barrier of the failed batch will not come.
-		r.k.apply.interrupt()
-	}
-
 	<-readerDone
+	stopInterrupt()
 	r.k.apply.resume()
 
 	r.stats.add(&r.replies)
@@ -178,8 +180,9 @@ func (r *applyRun) send(ctx context.Context) error {
 	return nil
 }
 
-// sendBatch appends the barrier to buf, hands the batch to the reader and
-// sends it.
+// sendBatch appends the barrier to buf, sends the batch and then hands it
+// to the reader. A batch whose send failed never reaches the kernel, so the
+// reader waits only for barriers that will come.
 func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -199,15 +202,17 @@ func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 	})
 	r.k.buf = buf[:0]
 
+	r.stats.Batches++
+	if err := r.k.apply.send(buf); err != nil {
+		return err
+	}
+
 	select {
 	case r.batches <- b:
+		return nil
 	case <-r.stop:
 		return r.readErr
 	}
-
-	r.stats.Batches++
-
-	return r.k.apply.send(buf)
 }
 
 // failUnconfirmed sets err on every op after the last confirmed batch that

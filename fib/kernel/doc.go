@@ -3,11 +3,15 @@
 // fib.Dataplane.
 //
 // Every route and nexthop object carries fibd's protocol number (201 by
-// default, "proto fibd" once WriteProtocolName has run), and fibd never
-// changes an object of another protocol: creates use NLM_F_EXCL, so that
-// an id or a route another owner holds fails with EEXIST instead of being
-// overwritten, and route deletes name the protocol, so that they match
-// only fibd's routes.
+// default, shown as "proto fibd" once WriteProtocolName has run). Creates
+// use NLM_F_EXCL, so an id or a route that another owner holds fails with
+// EEXIST instead of being overwritten. Route deletes name the protocol, so
+// they match only fibd's routes.
+//
+// NOTE: The kernel checks no protocol on nexthop replaces and deletes,
+// which go by id, nor on route replaces, which go by table, prefix and
+// metric. Callers issue them only for objects that fibd created; an object
+// that another owner put in its place in between would be changed.
 //
 // # Batches and acknowledgements
 //

@@ -22,12 +22,15 @@ const maxMessageBytes = 8*nexthop.MaxMembers + 256
 const userHZ = 100
 
 // encoder turns ops into rtnetlink requests. It resolves device names
-// through the link cache and remembers names that are missing, so that one
-// Apply dumps the links at most once for each unknown name.
+// through the link cache, which it refreshes at the first name of an Apply,
+// so that a device deleted and created again is programmed with its new
+// index. It remembers names that are missing, so that one Apply dumps the
+// links at most once more for each unknown name.
 type encoder struct {
-	k       *Kernel
-	ctx     context.Context
-	missing map[string]bool
+	k         *Kernel
+	ctx       context.Context
+	refreshed bool
+	missing   map[string]bool
 }
 
 // appendOp appends the request for op with sequence number seq and header
@@ -161,6 +164,11 @@ func (e *encoder) setHop(n *nlmsg.Nexthop, op *fib.Op) error {
 }
 
 func (e *encoder) index(name string) (uint32, error) {
+	if !e.refreshed {
+		e.k.links.invalidate()
+		e.refreshed = true
+	}
+
 	if i, ok := e.k.links.cachedIndex(name); ok {
 		return i, nil
 	}

@@ -12,8 +12,7 @@ import (
 
 // linkCache maps interface names to indexes and back. A miss refreshes the
 // whole cache with a link dump, so that a device created or renamed since
-// the last dump is found; an index that a recreated device gets is picked up
-// the same way.
+// the last dump is found, with the new index of a recreated device.
 type linkCache struct {
 	list func(ctx context.Context) (map[string]uint32, error)
 

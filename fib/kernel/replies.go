@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"syscall"
 
@@ -40,6 +41,10 @@ func (r *applyRun) readBatches() error {
 // receive reads one datagram of replies and handles each message in it.
 func (r *applyRun) receive() error {
 	n, err := r.k.apply.receive(r.k.rbuf)
+	if err != nil && isTimeout(err) && r.ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", context.Cause(r.ctx), err)
+	}
+
 	if err != nil {
 		return err
 	}
@@ -95,9 +100,9 @@ func (r *applyRun) handleBarrier(seq uint32, e nlmsg.Error) error {
 }
 
 // settle records the kernel's reply to op i: an acknowledgement, or an
-// error. Deleting an object that is already gone is a success: the kernel
-// answers ESRCH for a missing route and ENOENT for a missing nexthop or
-// IPv6 route.
+// error. Deleting an object that is already gone is a success. The kernel
+// returns ESRCH for a missing route (IPv4 and IPv6, Linux 6.18) and ENOENT
+// for a missing nexthop.
 func (r *applyRun) settle(i int, e nlmsg.Error) {
 	op := &r.ops[i]
 	errno := syscall.Errno(e.Errno)

@@ -11,9 +11,10 @@ import (
 
 // Resolve completes hop; see fib.Dataplane. A hop with a device is
 // returned unchanged once the device exists. A hop with only a gateway
-// takes the device, and when the gateway is not directly connected also the
-// gateway, of the route the kernel would use to reach it (RTM_GETROUTE), so
-// that a BGP next hop several hops away resolves recursively. The result's
+// takes the device of the route the kernel would use to reach it
+// (RTM_GETROUTE). When that route has a gateway, the gateway is not
+// directly connected and the hop takes the route's gateway too, so that a
+// BGP next hop several hops away resolves recursively. The result's
 // family is its gateway's, so that an IPv4 route can use an IPv6 gateway
 // (RFC 5549).
 func (k *Kernel) Resolve(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error) {
@@ -68,7 +69,7 @@ func (k *Kernel) checkDevice(ctx context.Context, hop nexthop.Hop) error {
 	return nil
 }
 
-// routeGet asks the kernel for the route it would use to reach the hop's
+// routeGet looks up the route the kernel would use to reach the hop's
 // gateway.
 func (k *Kernel) routeGet(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, error) {
 	req := requestMessage(nlmsg.AppendRouteGet(nil, nlmsg.Header{}, hop.Gateway, 0))

@@ -35,9 +35,23 @@ type transport interface {
 // rawTransport writes pre-encoded batches straight on a netlink socket's
 // file descriptor: one sendmsg per batch and no copy into netlink.Message
 // values.
+//
+// One goroutine sends and another receives at the same time, so the fields
+// of each direction are separate. Each direction is used by one goroutine
+// at a time.
 type rawTransport struct {
 	conn *netlink.Conn
 	rc   syscall.RawConn
+
+	writeFn func(fd uintptr) bool
+	wbuf    []byte
+	wn      int
+	werr    error
+
+	readFn func(fd uintptr) bool
+	rbuf   []byte
+	rn     int
+	rerr   error
 }
 
 func dialRaw(cfg Config) (*rawTransport, error) {
@@ -57,6 +71,11 @@ func dialRaw(cfg Config) (*rawTransport, error) {
 }
 
 func (t *rawTransport) setup(cfg Config) error {
+	// Errors then echo only the request's header, not the whole request.
+	if err := t.conn.SetOption(netlink.CapAcknowledge, true); err != nil {
+		return fmt.Errorf("set NETLINK_CAP_ACK on rtnetlink request socket: %w", err)
+	}
+
 	if err := t.conn.SetReadBuffer(cfg.ReadBuffer); err != nil {
 		return fmt.Errorf("set read buffer of rtnetlink request socket: %w", err)
 	}
@@ -71,21 +90,17 @@ func (t *rawTransport) setup(cfg Config) error {
 	}
 
 	t.rc = rc
+	t.writeFn = t.write
+	t.readFn = t.read
 
 	return nil
 }
 
 func (t *rawTransport) send(b []byte) error {
-	var n int
-	var werr error
-	err := t.rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = unix.Write(int(fd), b)
-			if werr != unix.EINTR {
-				return werr != unix.EAGAIN
-			}
-		}
-	})
+	t.wbuf = b
+	err := t.rc.Write(t.writeFn)
+	n, werr := t.wn, t.werr
+	t.wbuf, t.werr = nil, nil
 	if err != nil {
 		return fmt.Errorf("send requests: %w", err)
 	}
@@ -101,17 +116,22 @@ func (t *rawTransport) send(b []byte) error {
 	return nil
 }
 
-func (t *rawTransport) receive(b []byte) (int, error) {
-	var n int
-	var rerr error
-	err := t.rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = recvTrunc(int(fd), b)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
+// write is the callback of rc.Write. Like read, it is bound once in setup
+// and passes its values in fields, so that a call allocates nothing.
+func (t *rawTransport) write(fd uintptr) bool {
+	for {
+		t.wn, t.werr = unix.Write(int(fd), t.wbuf)
+		if t.werr != unix.EINTR {
+			return t.werr != unix.EAGAIN
 		}
-	})
+	}
+}
+
+func (t *rawTransport) receive(b []byte) (int, error) {
+	t.rbuf = b
+	err := t.rc.Read(t.readFn)
+	n, rerr := t.rn, t.rerr
+	t.rbuf, t.rerr = nil, nil
 	if err != nil {
 		return 0, fmt.Errorf("receive replies: %w", err)
 	}
@@ -125,6 +145,15 @@ func (t *rawTransport) receive(b []byte) (int, error) {
 	}
 
 	return n, nil
+}
+
+func (t *rawTransport) read(fd uintptr) bool {
+	for {
+		t.rn, t.rerr = recvTrunc(int(fd), t.rbuf)
+		if t.rerr != unix.EINTR {
+			return t.rerr != unix.EAGAIN
+		}
+	}
 }
 
 // recvTrunc receives one datagram with MSG_TRUNC, so that the returned

@@ -1,0 +1,94 @@
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// benchRoutes is the number of routes one benchmark iteration installs.
+const benchRoutes = 1_000_000
+
+// benchGroups creates 8 hops on v0 and 16 groups of two of them.
+func benchGroups() []fib.Op {
+	var ops []fib.Op
+	for i := range 8 {
+		hop := hop4(fmt.Sprintf("198.51.100.%d", 2+i))
+		ops = append(ops, nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: nexthop.ID(3_000_000_001 + i), Hop: hop}))
+	}
+
+	for g := range 16 {
+		a, b := nexthop.ID(3_000_000_001+g%8), nexthop.ID(3_000_000_001+(g/8+g+1)%8)
+		group := nexthop.Object{ID: nexthop.ID(3_000_000_101 + g), Group: []nexthop.GroupMember{{ID: a, Weight: 1}, {ID: b, Weight: 2}}}
+		ops = append(ops, nexthopOp(fib.OpNexthopCreate, group))
+	}
+
+	return ops
+}
+
+// benchIPv4 returns n IPv4 routes in the benchmarking range 198.18.0.0/15
+// (RFC 2544): every sub-prefix from /15 to /32 at up to four metrics,
+// spread over the 16 groups.
+func benchIPv4(kind fib.OpKind, n int) []fib.Op {
+	ops := make([]fib.Op, 0, n)
+	base := netip.MustParseAddr("198.18.0.0").As4()
+	start := uint32(base[0])<<24 | uint32(base[1])<<16
+	for metric := uint32(1); len(ops) < n; metric++ {
+		for bits := 32; bits >= 15 && len(ops) < n; bits-- {
+			step := uint32(1) << (32 - bits)
+			for off := uint32(0); off < 1<<17 && len(ops) < n; off += step {
+				a := start + off
+				p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), bits)
+				id := nexthop.ID(3_000_000_101 + len(ops)%16)
+				ops = append(ops, routeOp(kind, p, fib.TableMain, metric, id))
+			}
+		}
+	}
+
+	return ops
+}
+
+// BenchmarkApply installs and deletes 1M IPv4 routes in a namespace, with
+// one acknowledged barrier per batch and with an acknowledgement per
+// message. Run it with -benchtime=1x; each iteration takes seconds.
+func BenchmarkApply(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"barrier", Config{}},
+		{"barrier-64KiB", Config{MaxBatchBytes: 64 << 10}},
+		{"barrier-1MiB", Config{MaxBatchBytes: 1 << 20}},
+		{"ack-each", Config{AckEach: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchmarkApply(b, tc.cfg)
+		})
+	}
+}
+
+func benchmarkApply(b *testing.B, cfg Config) {
+	l := newLab(b, cfg)
+	mustApply(b, l.k, benchGroups())
+	create := benchIPv4(fib.OpRouteCreate, benchRoutes)
+	remove := benchIPv4(fib.OpRouteDelete, benchRoutes)
+
+	var installing, deleting time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		mustApply(b, l.k, create)
+		installing += time.Since(start)
+
+		start = time.Now()
+		mustApply(b, l.k, remove)
+		deleting += time.Since(start)
+	}
+
+	b.ReportMetric(float64(b.N*benchRoutes)/installing.Seconds(), "routes/s")
+	b.ReportMetric(float64(b.N*benchRoutes)/deleting.Seconds(), "deletes/s")
+}
