@@ -9,9 +9,9 @@
 // # Validation
 //
 // A request is validated whole before the FIB is touched, so a request
-// that fails validation changes nothing and returns INVALID_ARGUMENT with
-// a message that names the field, the value and the fix, plus a
-// google.rpc.BadRequest detail listing up to 20 field violations. A request
+// that fails validation changes nothing. It returns INVALID_ARGUMENT with a
+// message that names the field, the value and the fix. A
+// google.rpc.BadRequest detail lists up to 20 field violations. A request
 // that passes validation is offered route by route, and each route gets its
 // own result: the kernel may reject one route of a batch and accept the
 // others.

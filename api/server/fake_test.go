@@ -11,10 +11,10 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
-// fakeFIB is a small in-memory FIB for the service tests: it keeps one
-// candidate per source and key, selects the lowest distance, installs the
-// selected route at once (nexthop id 1 for every unicast route) and fails
-// the prefixes in reject with the kernel's message.
+// fakeFIB is a small in-memory FIB for the service tests. It keeps one
+// candidate per source and key and selects the lowest distance. It installs
+// the selected route at once (nexthop id 1 for every unicast route), except
+// for the prefixes in reject, which fail with the given kernel message.
 type fakeFIB struct {
 	mu       sync.Mutex
 	cands    map[fib.Key][]fib.Route

@@ -16,17 +16,29 @@ import (
 
 // harness is a Server on a unix socket in a temp dir with a client.
 type harness struct {
-	fib    *fakeFIB
+	fib    backend
+	fake   *fakeFIB // nil when fib is a real *fib.FIB
 	server *Server
 	client fibdv1.FibClient
 	conn   *grpc.ClientConn
 	socket string
 }
 
-// testDevices are the interfaces the tests' Devices lookup knows.
+// testDevices are the interfaces that the tests' Devices lookup accepts.
 var testDevices = map[string]bool{"v0": true, "v1": true}
 
 func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+
+	fake := newFakeFIB()
+	h := serve(t, cfg, fake)
+	h.fake = fake
+
+	return h
+}
+
+// serve starts a Server over b on a unix socket and dials it.
+func serve(t *testing.T, cfg Config, b backend) *harness {
 	t.Helper()
 
 	if cfg.MaxBatch == 0 {
@@ -37,7 +49,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		cfg.Devices = func(name string) bool { return testDevices[name] }
 	}
 
-	h := &harness{fib: newFakeFIB(), socket: filepath.Join(t.TempDir(), "fibd.sock")}
+	h := &harness{fib: b, socket: filepath.Join(t.TempDir(), "fibd.sock")}
 
 	srv, err := newServer(cfg, h.fib)
 	if err != nil {
@@ -129,13 +141,12 @@ func (h *harness) list(t *testing.T, filter *fibdv1.RouteFilter) []*fibdv1.Route
 // snapshot returns the FIB's candidates, to check that a request changed
 // nothing.
 func (h *harness) snapshot() map[fib.Key][]fib.Route {
-	h.fib.mu.Lock()
-	defer h.fib.mu.Unlock()
+	out := make(map[fib.Key][]fib.Route)
+	h.fib.Routes(fib.Filter{}, func(rs fib.RouteState) bool {
+		out[rs.Key] = rs.Candidates
 
-	out := make(map[fib.Key][]fib.Route, len(h.fib.cands))
-	for k, v := range h.fib.cands {
-		out[k] = append([]fib.Route(nil), v...)
-	}
+		return true
+	})
 
 	return out
 }

@@ -45,9 +45,9 @@ type ListenConfig struct {
 	// AllowInsecureLoopback allows plaintext TCP on a loopback address.
 	AllowInsecureLoopback bool
 
-	// MaxRecvMsgSize bounds the size of one request message in bytes;
-	// zero means DefaultMaxRecvMsgSize (64 MiB, room for a batch of
-	// 10,000 routes with several next hops each).
+	// MaxRecvMsgSize bounds the size of one request message in bytes.
+	// Zero means DefaultMaxRecvMsgSize, 64 MiB, which has room for a batch
+	// of 10,000 routes with several next hops each.
 	MaxRecvMsgSize int
 }
 

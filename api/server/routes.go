@@ -61,7 +61,8 @@ func (s *Server) DeleteRoutes(ctx context.Context, req *fibdv1.DeleteRoutesReque
 }
 
 // sync waits until the FIB has tried to program the changes offered so
-// far, and maps a failure to a status that says the changes were accepted.
+// far. A failure becomes a status whose message states that the changes
+// were accepted.
 func (s *Server) sync(ctx context.Context) error {
 	err := s.fib.Sync(ctx)
 	if err == nil {
@@ -76,7 +77,7 @@ func (s *Server) sync(ctx context.Context) error {
 }
 
 // addResults returns the result of each offered route after a sync. errs
-// is fib.Update's answer for routes.
+// is the result of fib.Update for routes.
 func (s *Server) addResults(source string, routes []fib.Route, errs []error) []*fibdv1.RouteResult {
 	results := make([]*fibdv1.RouteResult, len(routes))
 	for i, r := range routes {
@@ -264,7 +265,7 @@ func addStreamError(resp *fibdv1.StreamRoutesResponse, e *fibdv1.RouteError) {
 type keyList struct {
 	index map[fib.Key]int
 	list  []fib.Key
-	gone  int
+	removed  int
 }
 
 func newKeyList() *keyList {
@@ -288,7 +289,7 @@ func (l *keyList) remove(k fib.Key) {
 
 	delete(l.index, k)
 	l.list[i] = fib.Key{}
-	l.gone++
+	l.removed++
 }
 
 func (l *keyList) has(k fib.Key) bool {
@@ -299,7 +300,7 @@ func (l *keyList) has(k fib.Key) bool {
 
 // keys returns the keys in the order they were first added.
 func (l *keyList) keys() []fib.Key {
-	out := make([]fib.Key, 0, len(l.list)-l.gone)
+	out := make([]fib.Key, 0, len(l.list)-l.removed)
 	for _, k := range l.list {
 		if k.Prefix.IsValid() {
 			out = append(out, k)

@@ -59,8 +59,8 @@ func TestSelectionFailover(t *testing.T) {
 		t.Errorf("after primary delete: selected %q, want %q", got, want)
 	}
 
-	// The primary comes back and wins again; the backup's result says it
-	// is not selected.
+	// The primary comes back and wins again, so the backup's result
+	// reports that it is not selected.
 	h.add(t, "primary", unicast(prefix, "198.51.100.2"))
 	res = h.add(t, "backup", unicast(prefix, "198.51.100.4"))
 	if res[0].GetSelected() {
@@ -92,21 +92,21 @@ func TestDistanceOverride(t *testing.T) {
 
 func TestKernelError(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fib.reject[mustPrefix("198.51.100.0/24")] = "create route 198.51.100.0/24 table 254: network is unreachable"
+	h.fake.reject[mustPrefix("198.51.100.0/24")] = "create route 198.51.100.0/24 table 254: network is unreachable"
 
 	res := h.add(t, "grpc", unicast("192.0.2.0/24", "198.51.100.2"), unicast("198.51.100.0/24", "203.0.113.2"))
 	if res[0].GetCode() != fibdv1.ResultCode_RESULT_CODE_OK {
 		t.Errorf("result[0] = %v, want OK", res[0])
 	}
 
-	if res[1].GetCode() != fibdv1.ResultCode_RESULT_CODE_KERNEL_ERROR || res[1].GetMessage() != h.fib.reject[mustPrefix("198.51.100.0/24")] {
+	if res[1].GetCode() != fibdv1.ResultCode_RESULT_CODE_KERNEL_ERROR || res[1].GetMessage() != h.fake.reject[mustPrefix("198.51.100.0/24")] {
 		t.Errorf("result[1] = %v, want KERNEL_ERROR with the kernel's message", res[1])
 	}
 }
 
 func TestStreamRoutes(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fib.reject[mustPrefix("203.0.113.0/24")] = "kernel says no"
+	h.fake.reject[mustPrefix("203.0.113.0/24")] = "kernel says no"
 
 	stream, err := h.client.StreamRoutes(testContext(t))
 	if err != nil {

@@ -53,7 +53,7 @@ func (s *Server) Session(stream fibdv1.Fib_SessionServer) error {
 	return s.serveSession(stream, state)
 }
 
-// sessionState is what one session has sent, for the sweep at end of
+// sessionState records the keys of one session for the sweep at end of
 // table.
 type sessionState struct {
 	source string
@@ -64,7 +64,7 @@ type sessionState struct {
 	sent  *keyList
 }
 
-// serveSession answers a session's messages after open.
+// serveSession handles a session's messages after open.
 func (s *Server) serveSession(stream fibdv1.Fib_SessionServer, state *sessionState) error {
 	for {
 		msg, err := stream.Recv()
@@ -99,8 +99,8 @@ func (s *Server) serveSession(stream fibdv1.Fib_SessionServer, state *sessionSta
 }
 
 // sessionUpdate validates and applies one batch of a session. A batch
-// that fails validation is answered with its status and changes nothing;
-// the session goes on.
+// that fails validation gets its status in the response and changes
+// nothing, and the session goes on.
 func (s *Server) sessionUpdate(stream fibdv1.Fib_SessionServer, state *sessionState, u *fibdv1.SessionUpdate) (*fibdv1.SessionResponse, error) {
 	result := &fibdv1.SessionUpdateResult{Id: u.GetId()}
 	resp := &fibdv1.SessionResponse{Response: &fibdv1.SessionResponse_Update{Update: result}}
@@ -249,7 +249,7 @@ func (ss *sessions) close(sess *session) {
 
 // expire withdraws the routes of a bound source whose grace period ended.
 // It holds the lock while withdrawing, so that a session opening at the
-// same moment sees either the routes or their absence, never half of them.
+// same moment finds either all of the routes or none of them.
 func (ss *sessions) expire(sess *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

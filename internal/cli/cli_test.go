@@ -80,7 +80,7 @@ id 3000000003 group 3000000001/3000000002 refs 10000
 id 3000000005 group 3000000001/3000000002,3 type resilient buckets 64 idle_timer 120 unbalanced_timer 0 refs 1 not-installed
 `
 
-// fakeFib answers the CLI's calls with canned data and records requests.
+// fakeFib returns canned data to the CLI's calls with canned data and records requests.
 type fakeFib struct {
 	fibdv1.UnimplementedFibServer
 

@@ -36,7 +36,7 @@ const (
 	exitUsage = 2
 )
 
-// maxRecvMsgSize bounds one answer from the daemon; listings come in
+// maxRecvMsgSize bounds one response from the daemon. Listings come in
 // chunks far below it.
 const maxRecvMsgSize = 64 << 20
 
@@ -186,7 +186,7 @@ func (c *command) rpcFailed(rpc string, err error) int {
 	case codes.InvalidArgument:
 		return c.fail("invalid request: %s%s", st.Message(), otherViolations(st))
 	case codes.DeadlineExceeded:
-		return c.fail("%s: no answer within %s; raise --timeout", rpc, c.opts.timeout)
+		return c.fail("%s: timed out after %s; raise --timeout", rpc, c.opts.timeout)
 	}
 
 	return c.fail("%s: %s: %s", rpc, st.Code(), st.Message())

@@ -2,9 +2,9 @@
 // verify), which talk to a running daemon over its gRPC API.
 //
 // Each command is a function that takes the arguments after its name and
-// returns the process exit code: 0 on success, 1 when the command ran and
-// failed (an error from fibd, a route the kernel rejected, a kernel that is
-// not in sync), 2 on wrong usage. Every command accepts --socket PATH
+// returns the process exit code. The code is 0 on success and 2 on wrong
+// usage. It is 1 when the command ran and failed: fibd returned an error,
+// the kernel rejected a route, or the kernel is not in sync. Every command accepts --socket PATH
 // (default $FIBD_SOCKET, else /run/fibd/fibd.sock), --json to print the
 // API's answer as JSON (protojson), and --timeout.
 //
