@@ -263,9 +263,9 @@ func addStreamError(resp *fibdv1.StreamRoutesResponse, e *fibdv1.RouteError) {
 
 // keyList is an ordered set of keys.
 type keyList struct {
-	index map[fib.Key]int
-	list  []fib.Key
-	removed  int
+	index   map[fib.Key]int
+	list    []fib.Key
+	removed int
 }
 
 func newKeyList() *keyList {
