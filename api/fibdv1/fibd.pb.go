@@ -1772,7 +1772,13 @@ type RouteState struct {
 	// error is the last programming error; empty when in sync.
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// unresolved reports that the selected route has no usable next hop.
-	Unresolved    bool `protobuf:"varint,6,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
+	Unresolved bool `protobuf:"varint,6,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
+	// conflict reports that another owner holds the route in the kernel, so
+	// fibd cannot install its own; error says which.
+	Conflict bool `protobuf:"varint,7,opt,name=conflict,proto3" json:"conflict,omitempty"`
+	// adopted reports a route found in the kernel at start that no source
+	// has offered again yet; fibd deletes it when the sources converge.
+	Adopted       bool `protobuf:"varint,8,opt,name=adopted,proto3" json:"adopted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1845,6 +1851,20 @@ func (x *RouteState) GetError() string {
 func (x *RouteState) GetUnresolved() bool {
 	if x != nil {
 		return x.Unresolved
+	}
+	return false
+}
+
+func (x *RouteState) GetConflict() bool {
+	if x != nil {
+		return x.Conflict
+	}
+	return false
+}
+
+func (x *RouteState) GetAdopted() bool {
+	if x != nil {
+		return x.Adopted
 	}
 	return false
 }
@@ -2084,7 +2104,20 @@ type NexthopObject struct {
 	// refs counts the routes and groups that use the object.
 	Refs uint32 `protobuf:"varint,6,opt,name=refs,proto3" json:"refs,omitempty"`
 	// installed reports whether the kernel holds the object.
-	Installed     bool `protobuf:"varint,7,opt,name=installed,proto3" json:"installed,omitempty"`
+	Installed bool `protobuf:"varint,7,opt,name=installed,proto3" json:"installed,omitempty"`
+	// route_refs counts the routes that use the object directly.
+	RouteRefs uint32 `protobuf:"varint,8,opt,name=route_refs,json=routeRefs,proto3" json:"route_refs,omitempty"`
+	// error is the last failed change of the object; empty once one
+	// succeeded.
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// down lists the reasons for which a single object is down, such as
+	// "link" or "bgp-peer".
+	Down []string `protobuf:"bytes,10,rep,name=down,proto3" json:"down,omitempty"`
+	// held reports an object adopted at start and kept until the sweep.
+	Held bool `protobuf:"varint,11,opt,name=held,proto3" json:"held,omitempty"`
+	// orphan reports a group kept for the routes on it after a member came
+	// back.
+	Orphan        bool `protobuf:"varint,12,opt,name=orphan,proto3" json:"orphan,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2164,6 +2197,41 @@ func (x *NexthopObject) GetRefs() uint32 {
 func (x *NexthopObject) GetInstalled() bool {
 	if x != nil {
 		return x.Installed
+	}
+	return false
+}
+
+func (x *NexthopObject) GetRouteRefs() uint32 {
+	if x != nil {
+		return x.RouteRefs
+	}
+	return 0
+}
+
+func (x *NexthopObject) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *NexthopObject) GetDown() []string {
+	if x != nil {
+		return x.Down
+	}
+	return nil
+}
+
+func (x *NexthopObject) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *NexthopObject) GetOrphan() bool {
+	if x != nil {
+		return x.Orphan
 	}
 	return false
 }
@@ -2387,7 +2455,9 @@ type StatusResponse struct {
 	// their grace period.
 	Sessions []*SessionInfo `protobuf:"bytes,18,rep,name=sessions,proto3" json:"sessions,omitempty"`
 	// extra holds status lines of other components, such as BGP.
-	Extra         map[string]string `protobuf:"bytes,19,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Extra map[string]string `protobuf:"bytes,19,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// conflicts counts keys whose route another owner holds in the kernel.
+	Conflicts     uint64 `protobuf:"varint,20,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2553,6 +2623,13 @@ func (x *StatusResponse) GetExtra() map[string]string {
 		return x.Extra
 	}
 	return nil
+}
+
+func (x *StatusResponse) GetConflicts() uint64 {
+	if x != nil {
+		return x.Conflicts
+	}
+	return 0
 }
 
 // SessionInfo describes one source's session.
@@ -2826,7 +2903,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x06metric\x18\x01 \x01(\rR\x06metric\x12&\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x12.fibd.v1.RouteTypeR\x04type\x12\x1d\n" +
 	"\n" +
-	"nexthop_id\x18\x03 \x01(\rR\tnexthopId\"\xd7\x01\n" +
+	"nexthop_id\x18\x03 \x01(\rR\tnexthopId\"\x8d\x02\n" +
 	"\n" +
 	"RouteState\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x14\n" +
@@ -2838,7 +2915,9 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1e\n" +
 	"\n" +
 	"unresolved\x18\x06 \x01(\bR\n" +
-	"unresolved\"A\n" +
+	"unresolved\x12\x1a\n" +
+	"\bconflict\x18\a \x01(\bR\bconflict\x12\x18\n" +
+	"\aadopted\x18\b \x01(\bR\aadopted\"A\n" +
 	"\x11ListRoutesRequest\x12,\n" +
 	"\x06filter\x18\x01 \x01(\v2\x14.fibd.v1.RouteFilterR\x06filter\"A\n" +
 	"\x12ListRoutesResponse\x12+\n" +
@@ -2853,7 +2932,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\vKIND_UPDATE\x10\x01\x12\x0f\n" +
 	"\vKIND_DELETE\x10\x02\x12\x0f\n" +
 	"\vKIND_SYNCED\x10\x03\"\x15\n" +
-	"\x13ListNexthopsRequest\"\x81\x02\n" +
+	"\x13ListNexthopsRequest\"\xf6\x02\n" +
 	"\rNexthopObject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\"\n" +
 	"\x03hop\x18\x02 \x01(\v2\x10.fibd.v1.NexthopR\x03hop\x12'\n" +
@@ -2861,7 +2940,14 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\x05group\x18\x04 \x03(\v2\x14.fibd.v1.GroupMemberR\x05group\x125\n" +
 	"\tresilient\x18\x05 \x01(\v2\x17.fibd.v1.ResilientGroupR\tresilient\x12\x12\n" +
 	"\x04refs\x18\x06 \x01(\rR\x04refs\x12\x1c\n" +
-	"\tinstalled\x18\a \x01(\bR\tinstalled\"5\n" +
+	"\tinstalled\x18\a \x01(\bR\tinstalled\x12\x1d\n" +
+	"\n" +
+	"route_refs\x18\b \x01(\rR\trouteRefs\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x12\n" +
+	"\x04down\x18\n" +
+	" \x03(\tR\x04down\x12\x12\n" +
+	"\x04held\x18\v \x01(\bR\x04held\x12\x16\n" +
+	"\x06orphan\x18\f \x01(\bR\x06orphan\"5\n" +
 	"\vGroupMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\rR\x06weight\"J\n" +
@@ -2870,7 +2956,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\rStatusRequest\"3\n" +
 	"\x05Count\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06routes\x18\x02 \x01(\x04R\x06routes\"\xef\x05\n" +
+	"\x06routes\x18\x02 \x01(\x04R\x06routes\"\x8d\x06\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x121\n" +
@@ -2894,7 +2980,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"kernelSync\x12#\n" +
 	"\rrecent_errors\x18\x11 \x03(\tR\frecentErrors\x120\n" +
 	"\bsessions\x18\x12 \x03(\v2\x14.fibd.v1.SessionInfoR\bsessions\x128\n" +
-	"\x05extra\x18\x13 \x03(\v2\".fibd.v1.StatusResponse.ExtraEntryR\x05extra\x1a8\n" +
+	"\x05extra\x18\x13 \x03(\v2\".fibd.v1.StatusResponse.ExtraEntryR\x05extra\x12\x1c\n" +
+	"\tconflicts\x18\x14 \x01(\x04R\tconflicts\x1a8\n" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -70,6 +71,10 @@ type Config struct {
 	// Extra returns other components' status lines for Status, such as
 	// BGP's; nil reports none.
 	Extra func() map[string]string
+
+	// Logger receives session events: opened, ended, and routes withdrawn
+	// when a grace period runs out. Nil discards them.
+	Logger *slog.Logger
 }
 
 // backend is the part of *fib.FIB that the service uses.
@@ -139,6 +144,10 @@ func newServer(cfg Config, b backend) (*Server, error) {
 		cfg.Reserved = defaultReserved
 	}
 
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+
 	s := &Server{
 		cfg:      cfg,
 		fib:      b,
@@ -151,7 +160,7 @@ func newServer(cfg Config, b backend) (*Server, error) {
 		s.reserved[name] = true
 	}
 
-	s.sessions = newSessions(b, cfg.GracePeriod)
+	s.sessions = newSessions(b, cfg.GracePeriod, cfg.Logger)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(fibdv1.Fib_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -159,6 +160,7 @@ func (s *Server) endOfTable(state *sessionState) *fibdv1.SessionResponse {
 	state.stale = nil
 	s.fib.Withdraw(state.source, leftovers)
 	s.fib.Converged(state.source)
+	s.cfg.Logger.Info("end of table", "source", state.source, "withdrawn", len(leftovers))
 
 	return &fibdv1.SessionResponse{Response: &fibdv1.SessionResponse_EndOfTable{
 		EndOfTable: &fibdv1.EndOfTableDone{Withdrawn: uint64(len(leftovers))},
@@ -188,6 +190,7 @@ func (s *Server) sourceKeys(source string) []fib.Key {
 type sessions struct {
 	fib   backend
 	grace time.Duration
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	bySource map[string]*session
@@ -203,8 +206,8 @@ type session struct {
 	expires time.Time
 }
 
-func newSessions(b backend, grace time.Duration) *sessions {
-	return &sessions{fib: b, grace: grace, bySource: make(map[string]*session)}
+func newSessions(b backend, grace time.Duration, log *slog.Logger) *sessions {
+	return &sessions{fib: b, grace: grace, log: log, bySource: make(map[string]*session)}
 }
 
 // open starts a session for source. It reports whether it resumed a bound
@@ -226,6 +229,7 @@ func (ss *sessions) open(source string, bind bool) (*session, bool, error) {
 
 	sess := &session{source: source, bound: bind, open: true}
 	ss.bySource[source] = sess
+	ss.log.Info("session opened", "source", source, "bound", bind, "resumed", resumed)
 
 	return sess, resumed, nil
 }
@@ -239,10 +243,12 @@ func (ss *sessions) close(sess *session) {
 	sess.open = false
 	if !sess.bound {
 		delete(ss.bySource, sess.source)
+		ss.log.Info("session ended", "source", sess.source, "bound", false)
 
 		return
 	}
 
+	ss.log.Info("session ended, routes kept for the grace period", "source", sess.source, "bound", true, "grace_period", ss.grace)
 	sess.expires = time.Now().Add(ss.grace)
 	sess.timer = time.AfterFunc(ss.grace, func() { ss.expire(sess) })
 }
@@ -259,7 +265,8 @@ func (ss *sessions) expire(sess *session) {
 	}
 
 	delete(ss.bySource, sess.source)
-	ss.fib.WithdrawSource(sess.source)
+	n := ss.fib.WithdrawSource(sess.source)
+	ss.log.Info("grace period ended, routes withdrawn", "source", sess.source, "routes", n)
 }
 
 // stop stops every grace timer and keeps the routes.

@@ -68,14 +68,14 @@ const candidatesGolden = `   Network         Table  Source  Distance  Metric  Ne
 
 var testNexthops = []*fibdv1.NexthopObject{
 	{Id: 3000000001, Hop: &fibdv1.Nexthop{Gateway: "198.51.100.2", Device: "v0"}, Family: fibdv1.Family_FAMILY_INET, Refs: 1, Installed: true},
-	{Id: 3000000002, Hop: &fibdv1.Nexthop{Device: "v1"}, Family: fibdv1.Family_FAMILY_INET6, Refs: 2, Installed: true},
+	{Id: 3000000002, Hop: &fibdv1.Nexthop{Device: "v1"}, Family: fibdv1.Family_FAMILY_INET6, Refs: 2, Installed: true, Down: []string{"link"}},
 	{Id: 3000000003, Group: []*fibdv1.GroupMember{{Id: 3000000001, Weight: 1}, {Id: 3000000002, Weight: 1}}, Refs: 10000, Installed: true},
 	{Id: 3000000005, Group: []*fibdv1.GroupMember{{Id: 3000000001, Weight: 1}, {Id: 3000000002, Weight: 3}},
 		Resilient: &fibdv1.ResilientGroup{Buckets: 64, IdleTimer: 120}, Refs: 1},
 }
 
 const nexthopListGolden = `id 3000000001 via 198.51.100.2 dev v0 refs 1
-id 3000000002 dev v1 inet6 refs 2
+id 3000000002 dev v1 inet6 refs 2 down link
 id 3000000003 group 3000000001/3000000002 refs 10000
 id 3000000005 group 3000000001/3000000002,3 type resilient buckets 64 idle_timer 120 unbalanced_timer 0 refs 1 not-installed
 `
@@ -327,7 +327,7 @@ func TestStatusText(t *testing.T) {
 	want := `version     v0.1.0
 uptime      1h2m3s
 kernel      in-sync
-routes      2 (installed 1, failed 1, unresolved 0, pending 0)
+routes      2 (installed 1, failed 1, unresolved 0, pending 0, conflicts 0)
 nexthops    2 (groups 1)
 operations  7 (errors 0)
 source cli  2 routes

@@ -83,10 +83,14 @@ func routeLine(rs *fibdv1.RouteState) string {
 // stateSuffix describes a route that the kernel does not hold as wanted.
 func stateSuffix(rs *fibdv1.RouteState) string {
 	switch {
+	case rs.GetConflict():
+		return " conflict " + strconv.Quote(rs.GetError())
 	case rs.GetError() != "":
 		return " failed " + strconv.Quote(rs.GetError())
 	case rs.GetUnresolved():
 		return " unresolved"
+	case rs.GetAdopted():
+		return " adopted"
 	case selected(rs) == nil:
 		return " unwanted"
 	case rs.GetInstalled() == nil:
@@ -209,9 +213,7 @@ func writeNexthops(w io.Writer, objects []*fibdv1.NexthopObject) {
 		}
 
 		fmt.Fprintf(&b, " refs %d", o.GetRefs())
-		if !o.GetInstalled() {
-			b.WriteString(" not-installed")
-		}
+		b.WriteString(nexthopState(o))
 
 		fmt.Fprintln(w, b.String())
 	}
@@ -229,4 +231,30 @@ func groupText(members []*fibdv1.GroupMember) string {
 	}
 
 	return strings.Join(parts, "/")
+}
+
+// nexthopState describes an object that is not installed and healthy.
+func nexthopState(o *fibdv1.NexthopObject) string {
+	var b strings.Builder
+	if len(o.GetDown()) > 0 {
+		b.WriteString(" down " + strings.Join(o.GetDown(), ","))
+	}
+
+	if o.GetHeld() {
+		b.WriteString(" held")
+	}
+
+	if o.GetOrphan() {
+		b.WriteString(" orphan")
+	}
+
+	if !o.GetInstalled() {
+		b.WriteString(" not-installed")
+	}
+
+	if o.GetError() != "" {
+		b.WriteString(" failed " + strconv.Quote(o.GetError()))
+	}
+
+	return b.String()
 }

@@ -113,7 +113,7 @@ func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
 		line("kernel", "%s", st.GetKernelSync())
 	}
 
-	line("routes", "%d (installed %d, failed %d, unresolved %d, pending %d)", st.GetRoutes(), st.GetInstalled(), st.GetFailed(), st.GetUnresolved(), st.GetPending())
+	line("routes", "%d (installed %d, failed %d, unresolved %d, pending %d, conflicts %d)", st.GetRoutes(), st.GetInstalled(), st.GetFailed(), st.GetUnresolved(), st.GetPending(), st.GetConflicts())
 	line("nexthops", "%d (groups %d)", st.GetNexthops(), st.GetGroups())
 	line("operations", "%d (errors %d)", st.GetOps(), st.GetOpErrors())
 
