@@ -19,6 +19,7 @@ import (
 // notification is a received message, for assertions.
 type notification struct {
 	typ      uint16
+	flags    uint16
 	pid      uint32
 	protocol uint8
 }
@@ -43,7 +44,7 @@ func collect(t *testing.T, ln *listener, quiet time.Duration) []notification {
 		}
 
 		for _, m := range msgs {
-			n := notification{typ: uint16(m.Header.Type), pid: m.Header.PID}
+			n := notification{typ: uint16(m.Header.Type), flags: uint16(m.Header.Flags), pid: m.Header.PID}
 			switch n.typ {
 			case nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELROUTE:
 				n.protocol = m.Data[5]
@@ -165,6 +166,38 @@ func TestListenFilter(t *testing.T) {
 	}
 }
 
+// TestListenReplace checks what the translation of a foreign replace
+// relies on: the kernel announces it as RTM_NEWROUTE with NLM_F_REPLACE
+// and sends no RTM_DELROUTE for fibd's route, for IPv4 and IPv6.
+func TestListenReplace(t *testing.T) {
+	for _, p := range []string{"203.0.113.0/24", "2001:db8:1::/48"} {
+		t.Run(p, func(t *testing.T) {
+			ns := netnstest.New(t)
+			ln, err := listen(ns.FD(), 1<<20, testProtocol, nil)
+			if err != nil {
+				t.Fatalf("listen: %v", err)
+			}
+			defer ln.close()
+
+			ns.IP("route", "add", "blackhole", p, "proto", "201", "metric", "20")
+			ns.IP("route", "replace", "unreachable", p, "proto", "static", "metric", "20")
+
+			got := collect(t, ln, 200*time.Millisecond)
+			if len(got) != 1 {
+				t.Fatalf("notifications = %+v, want one", got)
+			}
+
+			if n := got[0]; n.typ != nlmsg.RTM_NEWROUTE || n.protocol != nlmsg.RTPROT_STATIC || n.flags&nlmsg.NLM_F_REPLACE == 0 {
+				t.Errorf("notification = %+v, want RTM_NEWROUTE of protocol static with NLM_F_REPLACE", n)
+			}
+
+			if out := ns.IP("route", "show", p, "proto", "201"); out != "" {
+				t.Errorf("routes of protocol 201 after the replace: %q, want none", out)
+			}
+		})
+	}
+}
+
 func TestListenOverrun(t *testing.T) {
 	ns := netnstest.New(t)
 	ln, err := listen(ns.FD(), 4<<10, testProtocol, nil)
@@ -194,5 +227,13 @@ func TestListenOverrun(t *testing.T) {
 	ns.IP("route", "add", "blackhole", "198.51.100.0/24", "proto", "static")
 	if got := collect(t, ln, 200*time.Millisecond); count(got, nlmsg.RTM_NEWROUTE, nlmsg.RTPROT_STATIC) == 0 {
 		t.Fatalf("no notification after the overrun, got %d messages", len(got))
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
