@@ -46,9 +46,10 @@ type Nexthop struct {
 type GroupMember struct {
 	ID uint32
 
-	// Weight is the real weight, 1 to 65536. The wire carries weight-1 in
-	// the weight byte and, since Linux 6.12, its high byte in weight_high.
-	// Encoding takes 0 as 1 and caps larger values at 65536.
+	// Weight is the real weight, 1 to MaxWeight. The wire carries weight-1
+	// in the weight byte and, since Linux 6.12, its high byte in
+	// weight_high. Encoding takes 0 as 1 and caps larger values at
+	// MaxWeight.
 	Weight uint32
 }
 
@@ -150,14 +151,20 @@ func appendGroup(b []byte, members []GroupMember) []byte {
 	return b
 }
 
+// MaxWeight is the largest group member weight that Linux 6.12 and later
+// accept. The wire value weight-1 = 0xffff would stand for 65536, which the
+// kernel rejects as "Invalid value for weight". Kernels before 6.12 accept
+// at most 256 and reject a non-zero weight_high byte.
+const MaxWeight = 65535
+
 // wireWeight returns weight-1 as struct nexthop_grp stores it, taking 0 as
-// 1 and capping at 65536.
+// 1 and capping at MaxWeight.
 func wireWeight(weight uint32) uint16 {
 	switch {
 	case weight == 0:
 		return 0
-	case weight > 1<<16:
-		return 1<<16 - 1
+	case weight > MaxWeight:
+		return MaxWeight - 1
 	}
 
 	return uint16(weight - 1)
