@@ -6,14 +6,22 @@ package fib
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/fibd/fibd/nexthop"
 )
 
-var errNotImplemented = errors.New("not implemented")
+// Defaults of Config.
+const (
+	DefaultBatchSize   = 65536
+	DefaultHoldTimeout = 5 * time.Minute
+	DefaultRetryMin    = time.Second
+	DefaultRetryMax    = time.Minute
+	DefaultWatchBuffer = 4096
+)
 
 // Config configures a FIB. The zero value of each field has the meaning its
 // comment gives.
@@ -31,79 +39,330 @@ type Config struct {
 
 	// Hold lists the sources that must declare convergence (Converged)
 	// before routes adopted from a previous run and not wanted any more are
-	// deleted. HoldTimeout bounds the wait; zero means 5 minutes.
+	// deleted. HoldTimeout bounds the wait from the first Reconcile; zero
+	// means 5 minutes. With an empty Hold, the first Converged of any
+	// source ends the wait.
 	Hold        []string
 	HoldTimeout time.Duration
+
+	// RetryMin and RetryMax bound the delay before a failed route is tried
+	// again: it starts at RetryMin and doubles up to RetryMax. Zero means
+	// 1 second and 1 minute.
+	RetryMin time.Duration
+	RetryMax time.Duration
+
+	// WatchBuffer is the number of events a watcher may fall behind before
+	// it is cut off; zero means 4096.
+	WatchBuffer int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+
+	if c.HoldTimeout <= 0 {
+		c.HoldTimeout = DefaultHoldTimeout
+	}
+
+	if c.RetryMin <= 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+
+	if c.RetryMax <= 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+
+	if c.WatchBuffer <= 0 {
+		c.WatchBuffer = DefaultWatchBuffer
+	}
+
+	return c
 }
 
 // FIB is the desired forwarding state and its programmer. Its methods are
 // safe for concurrent use.
-type FIB struct{}
+//
+// Producers offer and withdraw candidates; those calls only validate,
+// store and mark keys dirty. One loop (Run) does all dataplane work in
+// batches. The drift hooks (Reconcile, RouteGone, NexthopGone,
+// LinkChanged, Reresolve) and SetGatewayDown queue their work for the
+// loop too, so the nexthop table and the installed state change only
+// there.
+type FIB struct {
+	cfg   Config
+	dp    Dataplane
+	table *nexthop.Table
+
+	mu      sync.Mutex
+	store   entries
+	index   map[Key]int32
+	sets    map[string]*requested
+	hops    map[nexthop.Hop]resolution
+	gen     uint64 // resolution generation
+	running bool
+
+	queue      []queued
+	events     []event
+	retries    retryHeap
+	unresolved map[int32]struct{}
+	stale      []KernelRoute // our routes to delete, found beside the installed one
+	tableRetry backoff       // failed nexthop changes
+	reresolve  bool
+
+	seq    uint64 // changes offered
+	done   uint64 // changes tried
+	doneCh chan struct{}
+	wake   chan struct{}
+
+	hold     holdState
+	watchers []*watcher
+	count    counters
+	errs     []string
+	keyBuf   []byte
+}
+
+// queued is a dirty entry and the change sequence when it became dirty.
+type queued struct {
+	idx int32
+	seq uint64
+}
+
+// event is work queued for the loop by a drift hook.
+type event struct {
+	seq uint64
+	run func()
+}
 
 // New returns a FIB. Nothing is programmed before Run.
-func New(cfg Config) (*FIB, error) { return nil, errNotImplemented }
+func New(cfg Config) (*FIB, error) {
+	if cfg.Dataplane == nil {
+		return nil, errors.New("create fib: missing dataplane")
+	}
 
-// Run programs the dataplane until ctx is cancelled. Cancellation is not an
-// error.
-func (f *FIB) Run(ctx context.Context) error { return errNotImplemented }
+	cfg = cfg.withDefaults()
+	table, err := nexthop.NewTable(cfg.Nexthops)
+	if err != nil {
+		return nil, fmt.Errorf("create fib: %w", err)
+	}
+
+	f := &FIB{
+		cfg:        cfg,
+		dp:         cfg.Dataplane,
+		table:      table,
+		index:      make(map[Key]int32),
+		sets:       make(map[string]*requested),
+		hops:       make(map[nexthop.Hop]resolution),
+		unresolved: make(map[int32]struct{}),
+		doneCh:     make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		hold:       newHoldState(cfg.Hold),
+		count:      newCounters(),
+	}
+
+	return f, nil
+}
 
 // Update offers candidate routes. Each route is validated on its own; the
 // returned slice has one entry per route, nil for an accepted route. A
 // rejected route changes nothing. Accepted routes replace the same
-// source's earlier candidate for their key.
-func (f *FIB) Update(routes []Route) []error { return nil }
+// source's earlier candidate for their key. The next hops need not be in
+// canonical order.
+func (f *FIB) Update(routes []Route) []error {
+	errs := make([]error, len(routes))
+	prepared := make([]Route, len(routes))
+	var keys []byte
+	ends := make([]int, len(routes))
+
+	// Validate and key the sets before taking the lock.
+	for i, r := range routes {
+		r.NextHops = canonical(r.NextHops)
+		if err := r.Validate(); err != nil {
+			errs[i] = err
+		}
+
+		prepared[i] = r
+		keys = nexthop.AppendSetKey(keys, r.NextHops)
+		ends[i] = len(keys)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	f.seq++
+	start := 0
+	for i := range prepared {
+		if errs[i] == nil {
+			f.offerLocked(prepared[i], keys[start:ends[i]])
+		}
+
+		start = ends[i]
+	}
+
+	f.signal()
+
+	return errs
+}
 
 // Withdraw removes a source's candidates for keys. Withdrawing a candidate
 // that does not exist succeeds.
-func (f *FIB) Withdraw(source string, keys []Key) {}
+func (f *FIB) Withdraw(source string, keys []Key) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	f.seq++
+	for _, k := range keys {
+		k.Prefix = k.Prefix.Masked()
+		if i, ok := f.index[k]; ok {
+			f.withdrawLocked(i, source)
+		}
+	}
+
+	f.signal()
+}
 
 // WithdrawSource removes every candidate of a source and returns how many
-// there were.
-func (f *FIB) WithdrawSource(source string) int { return 0 }
+// there were. It visits every key.
+func (f *FIB) WithdrawSource(source string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	f.seq++
+	n := 0
+	for _, i := range f.index {
+		if f.withdrawLocked(i, source) {
+			n++
+		}
+	}
+
+	f.signal()
+
+	return n
+}
 
 // Converged declares that a source has offered its whole table, so that
 // routes adopted from a previous run that no source wants are deleted once
-// every source in Config.Hold has converged.
-func (f *FIB) Converged(source string) {}
+// every source in Config.Hold has converged (with an empty Hold, once any
+// source has).
+func (f *FIB) Converged(source string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	f.hold.converged[source] = true
+	f.signal()
+}
 
 // Sync waits until every change offered before the call has been tried on
-// the dataplane once.
-func (f *FIB) Sync(ctx context.Context) error { return errNotImplemented }
+// the dataplane once. It needs Run to be running, and returns ctx's error
+// when ctx ends first.
+func (f *FIB) Sync(ctx context.Context) error {
+	f.mu.Lock()
+	target := f.seq
+	f.signal()
+	f.mu.Unlock()
+
+	for {
+		f.mu.Lock()
+		done, ch := f.done, f.doneCh
+		f.mu.Unlock()
+
+		if done >= target {
+			return nil
+		}
+
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sync fib: %w", ctx.Err())
+		}
+	}
+}
 
 // Lookup returns the state of one key.
-func (f *FIB) Lookup(key Key) (RouteState, bool) { return RouteState{}, false }
+func (f *FIB) Lookup(key Key) (RouteState, bool) {
+	key.Prefix = key.Prefix.Masked()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	i, ok := f.index[key]
+	if !ok {
+		return RouteState{}, false
+	}
+
+	return f.stateLocked(f.store.at(i)), true
+}
 
 // Routes calls fn for each key that has candidates or an installed route,
 // in (table, prefix) order, until fn returns false. fn must not call back
-// into the FIB.
-func (f *FIB) Routes(filter Filter, fn func(RouteState) bool) {}
+// into the FIB. The FIB is locked while fn runs, so fn should be quick.
+func (f *FIB) Routes(filter Filter, fn func(RouteState) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	for _, i := range f.sortedLocked(filter) {
+		if !fn(f.stateLocked(f.store.at(i))) {
+			return
+		}
+	}
+}
 
 // Nexthops returns the nexthop objects and groups with their reference
-// counts.
-func (f *FIB) Nexthops() []NexthopState { return nil }
+// counts, by id. The caller owns the slice.
+func (f *FIB) Nexthops() []NexthopState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 
-// Watch sends route changes to fn until ctx is cancelled, starting with
-// the current state (one event per route, then an event with Synced set).
-// fn runs on its own goroutine; slow watchers are dropped with an error.
-func (f *FIB) Watch(ctx context.Context, filter Filter, fn func(Event)) error {
-	return errNotImplemented
+	objs := f.table.Objects()
+	states := make([]NexthopState, len(objs))
+	for i, o := range objs {
+		states[i] = NexthopState{
+			Object:    o.Object,
+			Refs:      o.Refs,
+			Routes:    o.Routes,
+			Installed: o.Installed,
+			Err:       o.Err,
+			Down:      o.Down,
+			Held:      o.Held,
+			Orphan:    o.Orphan,
+		}
+	}
+
+	return states
 }
 
 // SetGatewayDown marks every hop with gateway addr as down (or up again) for
 // a reason such as "bgp-peer". A group that contains the hop is replaced in
 // place without it, one operation per group, whatever the number of routes
-// that use the group.
-func (f *FIB) SetGatewayDown(addr netip.Addr, reason string, down bool) {}
+// that use the group. The change happens in the loop's next batch.
+func (f *FIB) SetGatewayDown(addr netip.Addr, reason string, down bool) {
+	f.enqueue(func() {
+		affected := f.table.SetGatewayDown(addr, reason, down)
+		f.markUsersLocked(affected, false)
+		if !down {
+			f.markUnresolvedLocked()
+		}
+	})
+}
 
-// Stats returns counters for status and metrics.
-func (f *FIB) Stats() Stats { return Stats{} }
+// Stats returns counters for status and metrics. The caller owns the maps.
+func (f *FIB) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	return f.statsLocked()
+}
 
 // Filter selects routes for Routes and Watch. Zero fields match all.
 type Filter struct {
 	Table  uint32
 	Prefix netip.Prefix // exact match
 	Family nexthop.Family
-	Source string
+	Source string // keys with a candidate of this source
 }
 
 // RouteState is the state of one key: its candidates, the selected one, and
@@ -114,13 +373,27 @@ type RouteState struct {
 	Installed  *KernelRoute
 	Err        error // the last programming error, nil when in sync
 	Unresolved bool  // selected but not installable (no live next hop)
+
+	// Conflict is set while another owner holds the route in the kernel
+	// (a create failed with EEXIST); Err then says so.
+	Conflict bool
+
+	// Adopted is set for a route found in the kernel at start that no
+	// source has claimed yet; it is deleted by the sweep (see Config.Hold).
+	Adopted bool
 }
 
 // NexthopState describes one nexthop object for listing.
 type NexthopState struct {
 	Object    nexthop.Object
-	Refs      int
+	Refs      int // references of routes and groups
 	Installed bool
+
+	Routes int      // references of routes
+	Err    error    // the last failed change, nil once one succeeded
+	Down   []string // reasons for which a hop object is down
+	Held   bool     // adopted at start, kept until the sweep
+	Orphan bool     // a group kept for the routes on it after a hop came back
 }
 
 // EventKind is the kind of a route change.
@@ -143,15 +416,18 @@ type Event struct {
 type Stats struct {
 	Routes        int // keys with a selected candidate
 	Installed     int
-	Failed        int
+	Failed        int // keys whose last try failed, conflicts included
 	Unresolved    int
 	Nexthops      int
 	Groups        int
 	Ops           uint64
 	OpErrors      uint64
-	Pending       int
+	Pending       int // keys waiting for the loop or for a retry
 	LastErrors    []string
-	SourcesRoutes map[string]int
-}
+	SourcesRoutes map[string]int // candidates by source
 
-var _ = slog.Default
+	Conflicts      int                    // keys held by another owner
+	TablesRoutes   map[uint32]int         // keys with a selected candidate, by table
+	FamiliesRoutes map[nexthop.Family]int // keys with a selected candidate, by family
+	OpsByKind      map[OpKind]uint64      // operations handed to the dataplane
+}

@@ -108,7 +108,7 @@ func (t *Table) adoptGroup(k Object) {
 		o.base.Resilient = &r
 	}
 
-	o.key = string(appendSetKey(nil, o.base))
+	o.key = string(AppendSetKey(nil, o.base))
 	if t.groups[o.key] == nil && o.base.IsGroup() {
 		o.interned = true
 		t.groups[o.key] = o

@@ -309,3 +309,8 @@ func sortChanges(cs []Change) {
 		return 0
 	})
 }
+
+// Pending reports whether Setup or Teardown may have changes to return.
+func (t *Table) Pending() bool {
+	return len(t.dirty) > 0 || len(t.idle) > 0
+}

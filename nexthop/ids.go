@@ -84,10 +84,11 @@ func (a *idAllocator) reserve(id ID) {
 	a.reserved[id] = struct{}{}
 }
 
-// appendSetKey appends a compact binary key of a canonical set: two sets
-// have the same key exactly when they program the same object. It does not
-// allocate when b has room.
-func appendSetKey(b []byte, s Set) []byte {
+// AppendSetKey appends a compact binary key of the canonical set s to b:
+// two sets have the same key exactly when they program the same object.
+// It does not allocate when b has room. Unlike Set.Key, the key is not
+// text.
+func AppendSetKey(b []byte, s Set) []byte {
 	for _, m := range s.Members {
 		b = appendHopKey(b, m.Hop)
 		b = binary.LittleEndian.AppendUint32(b, m.Weight)
@@ -127,4 +128,20 @@ func appendHopKey(b []byte, h Hop) []byte {
 	b = append(b, byte(len(h.Device)))
 
 	return append(b, h.Device...)
+}
+
+// IsCanonical reports whether s is in canonical order with no zero weight,
+// so that Canonical would return an equal set.
+func (s Set) IsCanonical() bool {
+	for i, m := range s.Members {
+		if m.Weight == 0 {
+			return false
+		}
+
+		if i > 0 && compareHops(s.Members[i-1].Hop, m.Hop) > 0 {
+			return false
+		}
+	}
+
+	return true
 }

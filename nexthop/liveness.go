@@ -271,7 +271,7 @@ func (t *Table) orphan(o *object, hops map[Hop]bool) {
 	base.Resilient = o.base.Resilient
 	o.base = base
 	o.members = members
-	o.key = string(appendSetKey(nil, base))
+	o.key = string(AppendSetKey(nil, base))
 }
 
 func (o *object) containsAny(hops map[Hop]bool) bool {

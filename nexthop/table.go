@@ -260,7 +260,7 @@ func (o *object) removeDesire(w *wanted) {
 // want returns the shared record of a desired set, counting one more
 // reference to it.
 func (t *Table) want(s Set) *wanted {
-	t.buf = appendSetKey(t.buf[:0], s)
+	t.buf = AppendSetKey(t.buf[:0], s)
 	if w, ok := t.wants[string(t.buf)]; ok {
 		w.refs++
 

@@ -492,7 +492,7 @@ func TestSetKeyDistinguishes(t *testing.T) {
 	sets := []Set{set(hopA), set(hopB), set(hopA, hopB), weighted, set(onlink), {Members: set(hopA).Members, Resilient: &Resilient{Buckets: 8}}}
 	seen := make(map[string]int)
 	for i, s := range sets {
-		k := string(appendSetKey(nil, s))
+		k := string(AppendSetKey(nil, s))
 		if j, ok := seen[k]; ok {
 			t.Errorf("sets %d and %d have the same key", j, i)
 		}

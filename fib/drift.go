@@ -1,0 +1,179 @@
+package fib
+
+import (
+	"time"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// This file holds the hooks through which the kernel side tells the FIB
+// what changed behind its back. Each queues its work for the loop and
+// counts as a change for Sync.
+
+// Reconcile makes the FIB's view of what is installed equal s, a dump of
+// the kernel: fibd's own routes and objects, and the ids in its range that
+// other owners hold.
+//
+// Objects and routes the FIB does not know are adopted with their ids, so
+// that those matching the desired state stay as they are, with no write.
+// Routes no source wants are kept until the sweep (see Config.Hold), then
+// deleted. Every key whose kernel route differs from what the FIB took as
+// installed is marked dirty and repaired. The ids of other owners are
+// never allocated.
+//
+// The first call is the adoption after a restart: queue it before Run. The
+// hold timeout counts from it. Later calls repair drift, for example after
+// a netlink overrun.
+func (f *FIB) Reconcile(s Snapshot) {
+	f.enqueue(func() { f.reconcileLocked(s) })
+}
+
+// RouteGone tells the FIB that its route r was deleted or replaced by
+// someone else; the route is installed again. If another owner holds the
+// route now, the FIB's create fails and the key shows a conflict.
+func (f *FIB) RouteGone(r KernelRoute) {
+	f.enqueue(func() {
+		k := Key{Table: r.Table, Prefix: r.Prefix.Masked()}
+		i, ok := f.index[k]
+		if !ok {
+			return
+		}
+
+		e := f.store.at(i)
+		if !e.inst.ok || e.inst.metric != r.Metric {
+			return
+		}
+
+		// The reference stays, so that the route comes back on its object.
+		f.countLocked(e, -1)
+		e.inst = installed{}
+		f.countLocked(e, 1)
+		f.markDirtyLocked(i)
+	})
+}
+
+// NexthopGone tells the FIB that the kernel or someone else deleted its
+// object id. The kernel deleted the routes that used it too (and removed a
+// hop object from its groups): the object is created again and those
+// routes installed again. It visits every key, as this event is rare.
+func (f *FIB) NexthopGone(id nexthop.ID) {
+	f.enqueue(func() {
+		f.markUsersLocked(f.table.Lost(id), true)
+	})
+}
+
+// LinkChanged tells the FIB that device went down or up.
+//
+// On link down the kernel has already deleted the hop objects on the
+// device, the routes that used them, and those hops' membership in groups
+// (groups left empty with their routes). The FIB marks those hops down
+// (reason "link") and records the same deletions without a write; keys
+// whose next hops are all on the device stay desired, unresolved, until
+// the link is up. On link up the hop objects are created again, groups are
+// restored in place, and the unresolved keys are programmed again.
+func (f *FIB) LinkChanged(device string, up bool) {
+	f.enqueue(func() {
+		affected := f.table.SetLinkDown(device, !up)
+		f.markUsersLocked(affected, !up)
+		if up {
+			f.markUnresolvedLocked()
+		}
+	})
+}
+
+// Reresolve runs every cached resolution of hops without a device again
+// (next-hop tracking) and programs again the keys whose resolved hops
+// changed.
+func (f *FIB) Reresolve() {
+	f.enqueue(func() { f.reresolve = true })
+}
+
+func (f *FIB) reconcileLocked(s Snapshot) {
+	if !f.hold.adopted {
+		f.hold.adopted = true
+		f.hold.since = time.Now()
+	}
+
+	for _, id := range s.ForeignNexthops {
+		f.table.Reserve(id)
+	}
+
+	f.table.Reconcile(s.Nexthops)
+
+	kernel := make(map[Key][]KernelRoute, len(s.Routes))
+	for _, r := range s.Routes {
+		k := Key{Table: r.Table, Prefix: r.Prefix.Masked()}
+		kernel[k] = append(kernel[k], r)
+	}
+
+	f.eachLocked(func(i int32, e *entry) {
+		if e.inst.ok {
+			f.compareInstalledLocked(i, e, kernel)
+		}
+	})
+
+	for k, routes := range kernel {
+		for _, r := range routes {
+			f.adoptLocked(k, r)
+		}
+	}
+}
+
+// compareInstalledLocked checks the route the FIB took as installed for a
+// key against the kernel's and consumes the kernel's from the map.
+func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelRoute) {
+	routes := kernel[e.key]
+	for n, r := range routes {
+		if r.Metric != e.inst.metric {
+			continue
+		}
+
+		kernel[e.key] = append(routes[:n:n], routes[n+1:]...)
+		if r.Type == e.inst.typ && r.Nexthop == e.inst.nexthop {
+			return
+		}
+
+		f.countLocked(e, -1)
+		e.inst.typ, e.inst.nexthop = r.Type, r.Nexthop
+		f.countLocked(e, 1)
+		f.markDirtyLocked(i)
+
+		return
+	}
+
+	f.countLocked(e, -1)
+	e.inst = installed{}
+	f.countLocked(e, 1)
+	f.markDirtyLocked(i)
+}
+
+// adoptLocked takes a kernel route of fibd's protocol that the FIB does not
+// have as installed.
+func (f *FIB) adoptLocked(k Key, r KernelRoute) {
+	i, ok := f.index[k]
+	if !ok {
+		i = f.store.alloc()
+		e := f.store.at(i)
+		e.key = k
+		e.flags = flagUsed
+		f.index[k] = i
+	}
+
+	e := f.store.at(i)
+	if e.inst.ok {
+		// A second route of ours for the key, at another metric.
+		f.stale = append(f.stale, r)
+
+		return
+	}
+
+	f.countLocked(e, -1)
+	e.inst = installed{ok: true, typ: r.Type, metric: r.Metric, nexthop: r.Nexthop}
+	if e.ref.IsZero() && r.Type == TypeUnicast {
+		e.ref = f.table.Hold(r.Nexthop)
+	}
+
+	e.flags |= flagAdopted
+	f.countLocked(e, 1)
+	f.markDirtyLocked(i)
+}

@@ -1,0 +1,394 @@
+package fib
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// Run programs the dataplane until ctx is cancelled. Cancellation is not an
+// error. Run may be called once; queue the adoption (Reconcile) before it,
+// so that routes and objects of a previous run are adopted before anything
+// is written.
+func (f *FIB) Run(ctx context.Context) error {
+	f.mu.Lock()
+	if f.running {
+		f.mu.Unlock()
+
+		return errors.New("run fib: already running")
+	}
+
+	f.running = true
+	f.mu.Unlock()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+
+	for {
+		wait, busy := f.prepare(time.Now())
+		if busy {
+			f.batch(ctx)
+		} else {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+			case <-f.wake:
+			case <-timer.C:
+			}
+		}
+
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// prepare moves due retries into the queue and sweeps when the hold ended.
+// It reports whether there is work, or else how long the loop may sleep.
+func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	for len(f.retries) > 0 && !f.retries[0].at.After(now) {
+		it := heap.Pop(&f.retries).(retryItem)
+		e := f.store.at(it.idx)
+		e.flags &^= flagRetry
+		if e.flags&flagUsed != 0 {
+			f.markDirtyLocked(it.idx)
+		}
+	}
+
+	if f.hold.due(now, f.cfg.HoldTimeout) {
+		f.sweepLocked()
+	}
+
+	tableDue := f.table.Pending() && !now.Before(f.tableRetry.at)
+	if len(f.queue) > 0 || len(f.events) > 0 || len(f.stale) > 0 || tableDue {
+		return 0, true
+	}
+
+	f.markDoneLocked()
+
+	wait := time.Hour
+	if len(f.retries) > 0 {
+		wait = min(wait, f.retries[0].at.Sub(now))
+	}
+
+	if at, ok := f.hold.deadline(f.cfg.HoldTimeout); ok {
+		wait = min(wait, at.Sub(now))
+	}
+
+	if f.table.Pending() {
+		wait = min(wait, f.tableRetry.at.Sub(now))
+	}
+
+	return max(wait, time.Millisecond), false
+}
+
+// batch runs queued events, then programs up to BatchSize dirty keys.
+func (f *FIB) batch(ctx context.Context) {
+	f.mu.Lock()
+	for len(f.events) > 0 {
+		evs := f.events
+		f.events = nil
+		for _, ev := range evs {
+			ev.run()
+		}
+	}
+
+	reresolve := f.reresolve
+	f.reresolve = false
+	f.mu.Unlock()
+
+	if reresolve {
+		f.reresolveAll(ctx)
+	}
+
+	f.mu.Lock()
+	popped := f.popLocked(f.cfg.BatchSize)
+	hops := f.hopsToResolveLocked(popped, time.Now())
+	f.mu.Unlock()
+
+	resolved := f.resolve(ctx, hops)
+
+	f.mu.Lock()
+	f.storeResolutionsLocked(resolved)
+	plans := f.planLocked(popped)
+	f.mu.Unlock()
+
+	f.applyNexthops(ctx)
+	f.applyRoutes(ctx, plans)
+	f.applyTeardown(ctx)
+
+	f.mu.Lock()
+	f.finishLocked(popped)
+	f.mu.Unlock()
+}
+
+// popLocked takes up to n dirty entries from the queue.
+func (f *FIB) popLocked(n int) []int32 {
+	n = min(n, len(f.queue))
+	popped := make([]int32, n)
+	for k, q := range f.queue[:n] {
+		popped[k] = q.idx
+		f.store.at(q.idx).flags &^= flagDirty
+	}
+
+	// Move the rest to the front so that the backing array is reused.
+	rest := copy(f.queue, f.queue[n:])
+	clear(f.queue[rest:])
+	f.queue = f.queue[:rest]
+
+	return popped
+}
+
+// markDoneLocked advances the watermark of tried changes to just before the
+// oldest change still waiting, and wakes Sync callers.
+func (f *FIB) markDoneLocked() {
+	done := f.seq
+	if len(f.queue) > 0 {
+		done = min(done, f.queue[0].seq-1)
+	}
+
+	if len(f.events) > 0 {
+		done = min(done, f.events[0].seq-1)
+	}
+
+	if done > f.done {
+		f.done = done
+		close(f.doneCh)
+		f.doneCh = make(chan struct{})
+	}
+}
+
+// finishLocked notifies watchers of the processed entries, forgets the
+// entries that hold nothing any more, and advances the Sync watermark.
+func (f *FIB) finishLocked(popped []int32) {
+	for _, i := range popped {
+		e := f.store.at(i)
+		if e.flags&flagUsed == 0 {
+			continue
+		}
+
+		empty := !e.hasFirst && !e.inst.ok && e.ref.IsZero() && e.flags&(flagDirty|flagRetry) == 0
+		if empty {
+			f.notifyLocked(e, EventDelete)
+			f.removeLocked(i)
+
+			continue
+		}
+
+		f.notifyLocked(e, EventUpdate)
+	}
+
+	f.markDoneLocked()
+}
+
+func (f *FIB) removeLocked(i int32) {
+	e := f.store.at(i)
+	f.countLocked(e, -1)
+	delete(f.index, e.key)
+	delete(f.unresolved, i)
+	f.store.release(i)
+}
+
+// backoff is the retry state of work that is not one route's.
+type backoff struct {
+	at    time.Time
+	tries int
+}
+
+// failed schedules the next try, doubling the delay from min up to max.
+func (b *backoff) failed(now time.Time, minDelay, maxDelay time.Duration) {
+	delay := minDelay << min(b.tries, 16)
+	if delay <= 0 || delay > maxDelay {
+		delay = maxDelay
+	}
+
+	b.tries++
+	b.at = now.Add(delay)
+}
+
+// retryLocked schedules another try of the entry at i, with a delay that
+// doubles from RetryMin up to RetryMax.
+func (f *FIB) retryLocked(i int32, e *entry) {
+	delay := f.cfg.RetryMin << min(e.backoff, 16)
+	if delay <= 0 || delay > f.cfg.RetryMax {
+		delay = f.cfg.RetryMax
+	}
+
+	if e.backoff < 255 {
+		e.backoff++
+	}
+
+	if e.flags&flagRetry != 0 {
+		return
+	}
+
+	e.flags |= flagRetry
+	heap.Push(&f.retries, retryItem{at: time.Now().Add(delay), idx: i})
+}
+
+// sweepLocked ends the hold on what a previous run left: adopted objects
+// are released and adopted routes that no source wants are deleted.
+func (f *FIB) sweepLocked() {
+	f.hold.swept = true
+	f.table.ReleaseHeld()
+	f.eachLocked(func(i int32, e *entry) {
+		if e.flags&flagAdopted != 0 {
+			f.markDirtyLocked(i)
+		}
+	})
+}
+
+// resolution is the cached outcome of resolving one requested hop.
+type resolution struct {
+	hop nexthop.Hop
+	err error
+	at  time.Time
+}
+
+// hopsToResolveLocked lists the hops of the popped entries that need the
+// dataplane's lookup: never resolved, or failed longer than RetryMin ago.
+func (f *FIB) hopsToResolveLocked(popped []int32, now time.Time) []nexthop.Hop {
+	var hops []nexthop.Hop
+	seen := make(map[nexthop.Hop]bool)
+	for _, i := range popped {
+		c, ok := f.store.at(i).selected()
+		if !ok || c.set == nil || (c.set.gen == f.gen && c.set.err == nil && c.set.gen != 0) {
+			continue
+		}
+
+		for _, m := range c.set.set.Members {
+			h := m.Hop
+			if !needsResolve(h) || seen[h] {
+				continue
+			}
+
+			r, ok := f.hops[h]
+			if !ok || (r.err != nil && now.Sub(r.at) >= f.cfg.RetryMin) {
+				seen[h] = true
+				hops = append(hops, h)
+			}
+		}
+	}
+
+	return hops
+}
+
+// resolve asks the dataplane to resolve hops, without the lock.
+func (f *FIB) resolve(ctx context.Context, hops []nexthop.Hop) map[nexthop.Hop]resolution {
+	out := make(map[nexthop.Hop]resolution, len(hops))
+	for _, h := range hops {
+		got, err := f.dp.Resolve(ctx, h)
+		out[h] = resolution{hop: got, err: err, at: time.Now()}
+	}
+
+	return out
+}
+
+func (f *FIB) storeResolutionsLocked(rs map[nexthop.Hop]resolution) {
+	for h, r := range rs {
+		old, had := f.hops[h]
+		f.hops[h] = r
+		if !had || old.hop != r.hop || (old.err == nil) != (r.err == nil) {
+			// Cached resolved sets may hold the old result.
+			f.gen++
+		}
+	}
+}
+
+// resolvedLocked returns the set with every hop's device found.
+func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
+	if rs.gen == f.gen && rs.gen != 0 && rs.err == nil {
+		return rs.resolved, nil
+	}
+
+	s := rs.set
+	need := false
+	for _, m := range s.Members {
+		need = need || needsResolve(m.Hop)
+	}
+
+	if need {
+		s.Members = make([]nexthop.Member, len(rs.set.Members))
+		for k, m := range rs.set.Members {
+			if needsResolve(m.Hop) {
+				r, ok := f.hops[m.Hop]
+				if !ok {
+					return nexthop.Set{}, errNotResolved(m.Hop)
+				}
+
+				if r.err != nil {
+					rs.err = r.err
+
+					return nexthop.Set{}, r.err
+				}
+
+				m.Hop = r.hop
+			}
+
+			s.Members[k] = m
+		}
+
+		s = s.Canonical()
+		if err := s.Validate(); err != nil {
+			return nexthop.Set{}, err
+		}
+	}
+
+	if f.gen == 0 {
+		f.gen = 1
+	}
+
+	rs.resolved, rs.gen, rs.err = s, f.gen, nil
+
+	return s, nil
+}
+
+// reresolveAll runs every cached resolution again and marks dirty the
+// entries whose resolved hops changed.
+func (f *FIB) reresolveAll(ctx context.Context) {
+	f.mu.Lock()
+	hops := make([]nexthop.Hop, 0, len(f.hops))
+	for h := range f.hops {
+		hops = append(hops, h)
+	}
+	f.mu.Unlock()
+
+	results := f.resolve(ctx, hops)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	changed := make(map[nexthop.Hop]bool)
+	for h, r := range results {
+		old := f.hops[h]
+		if old.hop != r.hop || (old.err == nil) != (r.err == nil) {
+			changed[h] = true
+		}
+	}
+
+	f.storeResolutionsLocked(results)
+	if len(changed) == 0 {
+		return
+	}
+
+	f.eachLocked(func(i int32, e *entry) {
+		c, ok := e.selected()
+		if !ok || c.set == nil {
+			return
+		}
+
+		for _, m := range c.set.set.Members {
+			if changed[m.Hop] {
+				f.markDirtyLocked(i)
+
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,277 @@
+package fib
+
+import (
+	"slices"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// canonical returns s in canonical order, copying it only when it is not.
+func canonical(s nexthop.Set) nexthop.Set {
+	if s.IsCanonical() {
+		return s
+	}
+
+	return s.Canonical()
+}
+
+// offerLocked stores a validated candidate. setKey is the key of its
+// canonical next-hop set.
+func (f *FIB) offerLocked(r Route, setKey []byte) {
+	k := r.Key()
+	i, ok := f.index[k]
+	if !ok {
+		i = f.store.alloc()
+		e := f.store.at(i)
+		e.key = k
+		e.flags = flagUsed
+		f.index[k] = i
+	}
+
+	e := f.store.at(i)
+	c := candidate{source: r.Source, metric: r.Metric, typ: r.Type, distance: r.Distance}
+	if r.Type == TypeUnicast {
+		c.set = f.internLocked(r.NextHops, setKey)
+	}
+
+	f.countLocked(e, -1)
+	old, had := e.put(c)
+	f.countLocked(e, 1)
+
+	if had {
+		f.unrefSetLocked(old.set)
+		if old == c {
+			// The same offer again: nothing to program.
+			return
+		}
+	}
+
+	f.markDirtyLocked(i)
+}
+
+// withdrawLocked removes the candidate of source from the entry at i and
+// reports whether there was one.
+func (f *FIB) withdrawLocked(i int32, source string) bool {
+	e := f.store.at(i)
+	f.countLocked(e, -1)
+	old, had := e.remove(source)
+	f.countLocked(e, 1)
+
+	if !had {
+		return false
+	}
+
+	f.unrefSetLocked(old.set)
+	f.markDirtyLocked(i)
+
+	return true
+}
+
+// internLocked returns the shared record of a requested set, counting one
+// more reference.
+func (f *FIB) internLocked(s nexthop.Set, key []byte) *requested {
+	if rs, ok := f.sets[string(key)]; ok {
+		rs.refs++
+
+		return rs
+	}
+
+	// The producer may reuse its slices: keep a copy.
+	s.Members = slices.Clone(s.Members)
+	if s.Resilient != nil {
+		r := *s.Resilient
+		s.Resilient = &r
+	}
+
+	rs := &requested{key: string(key), set: s, refs: 1}
+	f.sets[rs.key] = rs
+
+	return rs
+}
+
+func (f *FIB) unrefSetLocked(rs *requested) {
+	if rs == nil {
+		return
+	}
+
+	rs.refs--
+	if rs.refs <= 0 {
+		delete(f.sets, rs.key)
+	}
+}
+
+// markDirtyLocked queues the entry at i for the loop, once.
+func (f *FIB) markDirtyLocked(i int32) {
+	e := f.store.at(i)
+	if e.flags&flagDirty != 0 {
+		return
+	}
+
+	e.flags |= flagDirty
+	f.queue = append(f.queue, queued{idx: i, seq: f.seq})
+}
+
+// signal wakes the loop without blocking.
+func (f *FIB) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues work for the loop, as one more change for Sync.
+func (f *FIB) enqueue(run func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	f.seq++
+	f.events = append(f.events, event{seq: f.seq, run: run})
+	f.signal()
+}
+
+// eachLocked calls fn for every entry.
+func (f *FIB) eachLocked(fn func(i int32, e *entry)) {
+	for i := int32(0); i < f.store.n; i++ {
+		if e := f.store.at(i); e.flags&flagUsed != 0 {
+			fn(i, e)
+		}
+	}
+}
+
+// markUsersLocked marks dirty the entries whose route uses one of ids.
+// With gone set, those routes are taken as deleted from the kernel.
+func (f *FIB) markUsersLocked(ids []nexthop.ID, gone bool) {
+	if len(ids) == 0 {
+		return
+	}
+
+	set := make(map[nexthop.ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+
+	f.eachLocked(func(i int32, e *entry) {
+		onIt := e.inst.ok && e.inst.typ == TypeUnicast && set[e.inst.nexthop]
+		if !onIt && !set[e.ref.ID()] {
+			return
+		}
+
+		if onIt && gone {
+			f.countLocked(e, -1)
+			e.inst = installed{}
+			f.countLocked(e, 1)
+		}
+
+		f.markDirtyLocked(i)
+	})
+}
+
+// markUnresolvedLocked marks dirty every unresolved entry, after a hop came
+// back.
+func (f *FIB) markUnresolvedLocked() {
+	for i := range f.unresolved {
+		f.markDirtyLocked(i)
+	}
+}
+
+// stateLocked returns the public state of an entry. The candidates' next
+// hops are copies.
+func (f *FIB) stateLocked(e *entry) RouteState {
+	s := RouteState{
+		Key:        e.key,
+		Err:        e.err,
+		Unresolved: e.flags&flagUnresolved != 0,
+		Conflict:   e.flags&flagConflict != 0,
+		Adopted:    e.flags&flagAdopted != 0 && !e.hasFirst,
+	}
+
+	e.candidates(func(c *candidate) bool {
+		r := Route{Prefix: e.key.Prefix, Table: e.key.Table, Metric: c.metric, Type: c.typ, Source: c.source, Distance: c.distance}
+		if c.set != nil {
+			r.NextHops = c.set.set.Canonical()
+		}
+
+		s.Candidates = append(s.Candidates, r)
+
+		return true
+	})
+
+	if e.inst.ok {
+		r := e.inst.route(e.key)
+		s.Installed = &r
+	}
+
+	return s
+}
+
+func (f *FIB) matchLocked(e *entry, filter Filter) bool {
+	if filter.Table != 0 && e.key.Table != filter.Table {
+		return false
+	}
+
+	if filter.Prefix.IsValid() && e.key.Prefix != filter.Prefix.Masked() {
+		return false
+	}
+
+	if filter.Family != 0 && nexthop.FamilyOf(e.key.Prefix.Addr()) != filter.Family {
+		return false
+	}
+
+	if filter.Source == "" {
+		return true
+	}
+
+	found := false
+	e.candidates(func(c *candidate) bool {
+		found = c.source == filter.Source
+
+		return !found
+	})
+
+	return found
+}
+
+// sortedLocked returns the entries that match filter in (table, prefix)
+// order.
+func (f *FIB) sortedLocked(filter Filter) []int32 {
+	if filter.Prefix.IsValid() && filter.Table != 0 {
+		i, ok := f.index[Key{Table: filter.Table, Prefix: filter.Prefix.Masked()}]
+		if !ok || !f.matchLocked(f.store.at(i), filter) {
+			return nil
+		}
+
+		return []int32{i}
+	}
+
+	var out []int32
+	f.eachLocked(func(i int32, e *entry) {
+		if f.matchLocked(e, filter) {
+			out = append(out, i)
+		}
+	})
+
+	slices.SortFunc(out, func(a, b int32) int {
+		return compareKeys(f.store.at(a).key, f.store.at(b).key)
+	})
+
+	return out
+}
+
+func compareKeys(a, b Key) int {
+	switch {
+	case a.Table != b.Table:
+		if a.Table < b.Table {
+			return -1
+		}
+
+		return 1
+	case a.Prefix.Addr().BitLen() != b.Prefix.Addr().BitLen():
+		return a.Prefix.Addr().BitLen() - b.Prefix.Addr().BitLen()
+	}
+
+	if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+		return c
+	}
+
+	return a.Prefix.Bits() - b.Prefix.Bits()
+}

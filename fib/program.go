@@ -1,0 +1,429 @@
+package fib
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// action is what a batch does with the route of one key.
+type action uint8
+
+const (
+	actionNone    action = iota // nothing to write
+	actionProgram               // create or replace the route
+	actionRemove                // delete the installed route
+)
+
+// plan is the intended change of one key within a batch.
+type plan struct {
+	idx    int32
+	action action
+	want   installed   // the route to program, without its nexthop id
+	ref    nexthop.Ref // reference acquired for want; released unless the route moves to it
+	reason error       // why the key cannot be programmed
+	unres  bool        // reason is a lack of live or resolvable next hops
+	keep   bool        // an adopted route kept until the sweep
+}
+
+// resolveError is a failed resolution of a hop.
+type resolveError struct {
+	hop nexthop.Hop
+	err error
+}
+
+func (e *resolveError) Error() string {
+	return fmt.Sprintf("resolve next hop %s: %v", e.hop, e.err)
+}
+
+func (e *resolveError) Unwrap() error { return e.err }
+
+func errNotResolved(h nexthop.Hop) error {
+	return &resolveError{hop: h, err: errors.New("not resolved yet")}
+}
+
+// planLocked decides the change of each popped key: it resolves and
+// interns the selected candidate's next hops.
+func (f *FIB) planLocked(popped []int32) []plan {
+	plans := make([]plan, 0, len(popped))
+	for _, i := range popped {
+		e := f.store.at(i)
+		if e.flags&flagUsed != 0 {
+			plans = append(plans, f.planEntryLocked(i, e))
+		}
+	}
+
+	return plans
+}
+
+func (f *FIB) planEntryLocked(i int32, e *entry) plan {
+	p := plan{idx: i}
+	c, ok := e.selected()
+	if !ok {
+		switch {
+		case e.inst.ok && e.flags&flagAdopted != 0 && !f.hold.swept:
+			p.keep = true
+		case e.inst.ok:
+			p.action = actionRemove
+		}
+
+		return p
+	}
+
+	p.action = actionProgram
+	p.want = installed{ok: true, typ: c.typ, metric: c.metric}
+	if c.typ != TypeUnicast {
+		return p
+	}
+
+	set, err := f.resolvedLocked(c.set)
+	if err == nil {
+		p.ref, err = f.table.Acquire(set, e.ref)
+	}
+
+	if err == nil {
+		return p
+	}
+
+	var rerr *resolveError
+	p.reason = fmt.Errorf("program route %s: %w", e.key, err)
+	p.unres = errors.Is(err, nexthop.ErrNoLiveHop) || errors.As(err, &rerr)
+
+	switch {
+	case p.unres && e.inst.ok:
+		// Forwarding to next hops that are gone is worse than no route.
+		p.action = actionRemove
+	default:
+		p.action = actionNone
+	}
+
+	return p
+}
+
+// routeOp ties an operation to the plan it comes from.
+type routeOp struct {
+	plan *plan
+	old  installed // the route a metric change leaves behind
+}
+
+// applyRoutes applies route creates and replaces, then route deletes, and
+// records each outcome.
+func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
+	f.mu.Lock()
+	var ops []Op
+	var owners []routeOp
+	for k := range plans {
+		p := &plans[k]
+		op, ok := f.routeOpLocked(p)
+		if ok {
+			ops = append(ops, op)
+			owners = append(owners, routeOp{plan: p})
+		}
+	}
+	f.mu.Unlock()
+
+	f.apply(ctx, ops)
+
+	f.mu.Lock()
+	var deletes []Op
+	var deleteOwners []routeOp
+	for k, op := range ops {
+		if old, moved := f.recordProgramLocked(owners[k].plan, op); moved {
+			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key)})
+			deleteOwners = append(deleteOwners, routeOp{old: old})
+		}
+	}
+
+	for k := range plans {
+		p := &plans[k]
+		if p.action == actionRemove {
+			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: f.store.at(p.idx).inst.route(f.store.at(p.idx).key)})
+			deleteOwners = append(deleteOwners, routeOp{plan: p})
+		}
+	}
+
+	for _, r := range f.stale {
+		deletes = append(deletes, Op{Kind: OpRouteDelete, Route: r})
+		deleteOwners = append(deleteOwners, routeOp{})
+	}
+
+	f.stale = nil
+	f.countOpsLocked(ops)
+	f.mu.Unlock()
+
+	f.apply(ctx, deletes)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	for k, op := range deletes {
+		f.recordDeleteLocked(deleteOwners[k], op)
+	}
+
+	f.countOpsLocked(deletes)
+}
+
+// routeOpLocked returns the create or replace for a plan, or records its
+// outcome at once when it needs no write or cannot be programmed.
+func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
+	e := f.store.at(p.idx)
+	switch p.action {
+	case actionRemove:
+		return Op{}, false
+	case actionNone:
+		f.settleLocked(p, e)
+
+		return Op{}, false
+	}
+
+	want := p.want
+	if want.typ == TypeUnicast {
+		if ok, err := f.table.Installed(p.ref); !ok {
+			if err == nil {
+				err = errors.New("not created yet")
+			}
+
+			f.failLocked(p, e, fmt.Errorf("program route %s: nexthop %d is not installed: %w", e.key, p.ref.ID(), err), false)
+
+			return Op{}, false
+		}
+
+		want.nexthop = p.ref.ID()
+	}
+
+	r := want.route(e.key)
+	switch {
+	case !e.inst.ok || e.inst.metric != want.metric:
+		// A route fibd does not know as its own is created exclusively,
+		// so that another owner's route is never overwritten.
+		return Op{Kind: OpRouteCreate, Route: r}, true
+	case e.inst != want:
+		return Op{Kind: OpRouteReplace, Route: r}, true
+	}
+
+	f.moveLocked(p, e, want)
+
+	return Op{}, false
+}
+
+// recordProgramLocked records the outcome of a create or replace. It
+// returns the route left behind by a metric change, to delete.
+func (f *FIB) recordProgramLocked(p *plan, op Op) (installed, bool) {
+	e := f.store.at(p.idx)
+	if op.Err != nil {
+		conflict := op.Kind == OpRouteCreate && errors.Is(op.Err, fs.ErrExist)
+		err := fmt.Errorf("program route %s metric %d: %w", e.key, op.Route.Metric, op.Err)
+		if conflict {
+			err = fmt.Errorf("create route %s metric %d: another owner holds it, it is not overwritten: %w", e.key, op.Route.Metric, op.Err)
+		}
+
+		f.failLocked(p, e, err, conflict)
+
+		return installed{}, false
+	}
+
+	old := e.inst
+	f.moveLocked(p, e, installed{ok: true, typ: op.Route.Type, metric: op.Route.Metric, nexthop: op.Route.Nexthop})
+
+	return old, old.ok && old.metric != op.Route.Metric
+}
+
+// recordDeleteLocked records the outcome of a route delete.
+func (f *FIB) recordDeleteLocked(o routeOp, op Op) {
+	switch {
+	case o.plan != nil:
+		e := f.store.at(o.plan.idx)
+		if op.Err != nil {
+			f.failLocked(&plan{idx: o.plan.idx}, e, fmt.Errorf("delete route %s metric %d: %w", e.key, op.Route.Metric, op.Err), false)
+
+			return
+		}
+
+		f.countLocked(e, -1)
+		e.inst = installed{}
+		f.table.Release(e.ref)
+		e.ref = nexthop.Ref{}
+		e.flags &^= flagAdopted
+		f.countLocked(e, 1)
+		f.settleLocked(o.plan, e)
+	case op.Err != nil:
+		// A route left behind by a metric change, or found beside ours:
+		// try again with the next batch.
+		f.stale = append(f.stale, op.Route)
+	}
+}
+
+// moveLocked records that the key's route is in the kernel as want, on the
+// plan's reference, and releases the reference it used before.
+func (f *FIB) moveLocked(p *plan, e *entry, want installed) {
+	f.countLocked(e, -1)
+	e.inst = want
+	f.table.Release(e.ref)
+	e.ref = p.ref
+	p.ref = nexthop.Ref{}
+	e.err = nil
+	e.flags &^= flagConflict | flagUnresolved | flagAdopted
+	e.backoff = 0
+	delete(f.unresolved, p.idx)
+	f.countLocked(e, 1)
+}
+
+// settleLocked records the state of a key that needed no write: kept until
+// the sweep, with nothing left, or unresolved.
+func (f *FIB) settleLocked(p *plan, e *entry) {
+	if p.keep {
+		return
+	}
+
+	f.countLocked(e, -1)
+	defer f.countLocked(e, 1)
+
+	if !e.inst.ok {
+		// No route uses the object any more.
+		f.table.Release(e.ref)
+		e.ref = nexthop.Ref{}
+	}
+
+	e.flags &^= flagConflict
+	if p.reason == nil {
+		e.err = nil
+		e.flags &^= flagUnresolved
+		e.backoff = 0
+		delete(f.unresolved, p.idx)
+
+		return
+	}
+
+	e.err = p.reason
+	if p.unres {
+		e.flags |= flagUnresolved
+		f.unresolved[p.idx] = struct{}{}
+	}
+
+	// A hop coming back marks unresolved keys dirty; anything else, such
+	// as a failed resolution or an exhausted id range, is retried.
+	if !errors.Is(p.reason, nexthop.ErrNoLiveHop) {
+		f.retryLocked(p.idx, e)
+	}
+}
+
+// failLocked records a failed try of a key and schedules a retry.
+func (f *FIB) failLocked(p *plan, e *entry, err error, conflict bool) {
+	if e.inst.ok {
+		// The installed route still uses its object.
+		f.table.Release(p.ref)
+	} else {
+		// Keep the object the route is to use, so that it is not deleted
+		// and created again between two tries.
+		f.table.Release(e.ref)
+		e.ref = p.ref
+	}
+
+	p.ref = nexthop.Ref{}
+
+	f.countLocked(e, -1)
+	e.err = err
+	e.flags &^= flagConflict | flagUnresolved
+	delete(f.unresolved, p.idx)
+	if conflict {
+		e.flags |= flagConflict
+	}
+	f.countLocked(e, 1)
+
+	f.retryLocked(p.idx, e)
+}
+
+// applyNexthops applies the nexthop creates and replaces that the routes
+// of this batch need. It runs Setup again after ids were renumbered.
+func (f *FIB) applyNexthops(ctx context.Context) {
+	for range 3 {
+		f.mu.Lock()
+		changes := f.table.Setup()
+		f.mu.Unlock()
+
+		if len(changes) == 0 {
+			return
+		}
+
+		if !f.applyChanges(ctx, changes) {
+			return
+		}
+	}
+}
+
+// applyTeardown deletes the nexthop objects that no route uses any more,
+// groups before their hops.
+func (f *FIB) applyTeardown(ctx context.Context) {
+	for range 3 {
+		f.mu.Lock()
+		changes := f.table.Teardown()
+		f.mu.Unlock()
+
+		if len(changes) == 0 {
+			return
+		}
+
+		f.applyChanges(ctx, changes)
+	}
+}
+
+// applyChanges applies nexthop changes and records their outcome. It
+// reports whether one failed because its id was taken, which Setup
+// answers with a new id.
+func (f *FIB) applyChanges(ctx context.Context, changes []nexthop.Change) bool {
+	ops := make([]Op, len(changes))
+	for k, c := range changes {
+		ops[k] = Op{Kind: opKind(c.Kind), Nexthop: c.Object}
+	}
+
+	f.apply(ctx, ops)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	failed, renumbered := false, false
+	for k, c := range changes {
+		f.table.Result(c, ops[k].Err)
+		if err := ops[k].Err; err != nil {
+			failed = true
+			renumbered = renumbered || (c.Kind == nexthop.Create && errors.Is(err, fs.ErrExist))
+		}
+	}
+
+	f.countOpsLocked(ops)
+	if failed {
+		f.tableRetry.failed(time.Now(), f.cfg.RetryMin, f.cfg.RetryMax)
+	} else {
+		f.tableRetry = backoff{}
+	}
+
+	return renumbered
+}
+
+func opKind(k nexthop.ChangeKind) OpKind {
+	switch k {
+	case nexthop.Create:
+		return OpNexthopCreate
+	case nexthop.Replace:
+		return OpNexthopReplace
+	}
+
+	return OpNexthopDelete
+}
+
+// apply hands ops to the dataplane in slices of BatchSize. When the
+// dataplane cannot attempt a slice, each of its ops gets that error.
+func (f *FIB) apply(ctx context.Context, ops []Op) {
+	for start := 0; start < len(ops); start += f.cfg.BatchSize {
+		chunk := ops[start:min(start+f.cfg.BatchSize, len(ops))]
+		if err := f.dp.Apply(ctx, chunk); err != nil {
+			for k := range chunk {
+				chunk[k].Err = fmt.Errorf("apply %s: %w", chunk[k].Kind, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package fib
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/fibd/fibd/nexthop"
+)
+
+// maxLastErrors is the number of error texts Stats keeps.
+const maxLastErrors = 10
+
+// counters are kept up to date as entries change, so that Stats does not
+// visit every route.
+type counters struct {
+	routes, installed, failed, unresolved, conflicts int
+
+	sources  map[string]int
+	tables   map[uint32]int
+	families map[nexthop.Family]int
+
+	ops, opErrors uint64
+	opsByKind     map[OpKind]uint64
+}
+
+func newCounters() counters {
+	return counters{
+		sources:   make(map[string]int),
+		tables:    make(map[uint32]int),
+		families:  make(map[nexthop.Family]int),
+		opsByKind: make(map[OpKind]uint64),
+	}
+}
+
+// countLocked adds (d = 1) or removes (d = -1) the contribution of e to
+// the counters. Callers remove it before they change e and add it after.
+func (f *FIB) countLocked(e *entry, d int) {
+	c := &f.count
+	if e.hasFirst {
+		c.routes += d
+		addCount(c.tables, e.key.Table, d)
+		addCount(c.families, nexthop.FamilyOf(e.key.Prefix.Addr()), d)
+	}
+
+	e.candidates(func(cand *candidate) bool {
+		addCount(c.sources, cand.source, d)
+
+		return true
+	})
+
+	if e.inst.ok {
+		c.installed += d
+	}
+
+	switch {
+	case e.flags&flagUnresolved != 0:
+		c.unresolved += d
+	case e.err != nil:
+		c.failed += d
+	}
+
+	if e.flags&flagConflict != 0 {
+		c.conflicts += d
+	}
+}
+
+func addCount[K comparable](m map[K]int, k K, d int) {
+	n := m[k] + d
+	if n == 0 {
+		delete(m, k)
+	} else {
+		m[k] = n
+	}
+}
+
+func (f *FIB) countOpsLocked(ops []Op) {
+	for _, op := range ops {
+		f.count.ops++
+		f.count.opsByKind[op.Kind]++
+		if op.Err != nil {
+			f.count.opErrors++
+			f.recordErrorLocked(op.Err)
+		}
+	}
+}
+
+func (f *FIB) recordErrorLocked(err error) {
+	f.errs = append(f.errs, err.Error())
+	if len(f.errs) > maxLastErrors {
+		f.errs = slices.Delete(f.errs, 0, len(f.errs)-maxLastErrors)
+	}
+}
+
+func (f *FIB) statsLocked() Stats {
+	hops, groups := f.table.Len()
+
+	return Stats{
+		Routes:         f.count.routes,
+		Installed:      f.count.installed,
+		Failed:         f.count.failed,
+		Unresolved:     f.count.unresolved,
+		Nexthops:       hops,
+		Groups:         groups,
+		Ops:            f.count.ops,
+		OpErrors:       f.count.opErrors,
+		Pending:        len(f.queue) + len(f.retries),
+		LastErrors:     slices.Clone(f.errs),
+		SourcesRoutes:  maps.Clone(f.count.sources),
+		Conflicts:      f.count.conflicts,
+		TablesRoutes:   maps.Clone(f.count.tables),
+		FamiliesRoutes: maps.Clone(f.count.families),
+		OpsByKind:      maps.Clone(f.count.opsByKind),
+	}
+}
+
+// holdState decides when routes adopted from a previous run and wanted by
+// no source are deleted (the sweep).
+type holdState struct {
+	sources   []string
+	converged map[string]bool
+	since     time.Time // first Reconcile
+	adopted   bool      // Reconcile was called
+	swept     bool
+}
+
+func newHoldState(sources []string) holdState {
+	return holdState{sources: sources, converged: make(map[string]bool)}
+}
+
+// due reports whether the sweep should happen now: after the first
+// Reconcile, once every source in Hold converged (any source, with an
+// empty Hold) or the timeout passed.
+func (h *holdState) due(now time.Time, timeout time.Duration) bool {
+	if !h.adopted || h.swept {
+		return false
+	}
+
+	if !now.Before(h.since.Add(timeout)) {
+		return true
+	}
+
+	if len(h.sources) == 0 {
+		return len(h.converged) > 0
+	}
+
+	for _, s := range h.sources {
+		if !h.converged[s] {
+			return false
+		}
+	}
+
+	return true
+}
+
+// deadline returns when the hold times out, and false when no sweep is
+// pending.
+func (h *holdState) deadline(timeout time.Duration) (time.Time, bool) {
+	if !h.adopted || h.swept {
+		return time.Time{}, false
+	}
+
+	return h.since.Add(timeout), true
+}
