@@ -12,3 +12,7 @@ var cmpOpts = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == 
 func diffValues(got, want any) string {
 	return cmp.Diff(got, want, cmpOpts)
 }
+
+func mustAddr(s string) netip.Addr {
+	return netip.MustParseAddr(s)
+}
