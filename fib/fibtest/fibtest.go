@@ -14,8 +14,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"syscall"
 	"sync"
+	"syscall"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/nexthop"

@@ -1,0 +1,161 @@
+package fib_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/fibtest"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// discard is a dataplane that accepts every op, to measure fib alone.
+type discard struct{ ops atomic.Int64 }
+
+func (d *discard) Apply(_ context.Context, ops []fib.Op) error {
+	d.ops.Add(int64(len(ops)))
+
+	return nil
+}
+
+func (d *discard) Resolve(_ context.Context, h nexthop.Hop) (nexthop.Hop, error) {
+	return h, nil
+}
+
+// benchRoutes returns n IPv6 routes in 2001:db8::/32 that share 16 groups
+// of two or three of 8 gateways.
+func benchRoutes(n int) []fib.Route {
+	gws := make([]nexthop.Hop, 8)
+	for i := range gws {
+		gws[i] = hop(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 15: byte(i + 1)}), "v0")
+	}
+
+	sets := make([]nexthop.Set, 16)
+	for i := range sets {
+		sets[i] = hops(gws[i%8], gws[(i+1)%8])
+		if i >= 8 {
+			sets[i] = hops(gws[i%8], gws[(i+2)%8], gws[(i+5)%8])
+		}
+	}
+
+	routes := make([]fib.Route, n)
+	for i := range routes {
+		a := [16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+		routes[i] = fib.Route{
+			Prefix:   netip.PrefixFrom(netip.AddrFrom16(a), 64),
+			Table:    fib.TableMain,
+			Metric:   20,
+			Type:     fib.TypeUnicast,
+			NextHops: sets[i%16],
+			Source:   "bgp",
+			Distance: fib.DistanceEBGP,
+		}
+	}
+
+	return routes
+}
+
+func heapBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+
+	return m.HeapAlloc
+}
+
+// benchmarkUpdate offers n routes in chunks of 10,000 and waits until all
+// are programmed. It reports the time and the heap per route, and the
+// heap the FIB keeps, measured after a garbage collection.
+func benchmarkUpdate(b *testing.B, n int, dp func() fib.Dataplane) {
+	routes := benchRoutes(n)
+	b.ResetTimer()
+
+	var perRoute float64
+	for range b.N {
+		b.StopTimer()
+		before := heapBytes()
+		f, err := fib.New(fib.Config{Dataplane: dp()})
+		if err != nil {
+			b.Fatal(err)
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = f.Run(ctx); close(done) }()
+		b.StartTimer()
+
+		for start := 0; start < n; start += 10000 {
+			f.Update(routes[start:min(start+10000, n)])
+		}
+
+		if err := f.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+
+		b.StopTimer()
+		if s := f.Stats(); s.Installed != n || s.Groups != 16 {
+			b.Fatalf("installed = %d, groups = %d, want %d, 16", s.Installed, s.Groups, n)
+		}
+
+		perRoute = float64(heapBytes()-before) / float64(n)
+		cancel()
+		<-done
+		runtime.KeepAlive(f)
+		b.StartTimer()
+	}
+
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/route")
+	b.ReportMetric(perRoute, "B/route")
+}
+
+func BenchmarkUpdate1M(b *testing.B) {
+	benchmarkUpdate(b, 1_000_000, func() fib.Dataplane { return &discard{} })
+}
+
+// BenchmarkUpdate1MFake includes the fake dataplane's own map of routes in
+// the time and heap.
+func BenchmarkUpdate1MFake(b *testing.B) {
+	benchmarkUpdate(b, 1_000_000, func() fib.Dataplane { return &fibtest.Dataplane{} })
+}
+
+// BenchmarkPeerDown measures failover of 1M routes on 16 groups when one
+// gateway goes down: the time until the groups are replaced.
+func BenchmarkPeerDown(b *testing.B) {
+	routes := benchRoutes(1_000_000)
+	dp := &discard{}
+	f, err := fib.New(fib.Config{Dataplane: dp})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	go func() { _ = f.Run(ctx) }()
+
+	f.Update(routes)
+	if err := f.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	gw := routes[0].NextHops.Members[0].Hop.Gateway
+	b.ResetTimer()
+
+	for i := range b.N {
+		before := dp.ops.Load()
+		f.SetGatewayDown(gw, "bgp-peer", i%2 == 0)
+		if err := f.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+
+		if ops := dp.ops.Load() - before; ops > 16 {
+			b.Fatal(fmt.Sprintf("ops = %d, want at most one per group", ops))
+		}
+	}
+}
