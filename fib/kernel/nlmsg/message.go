@@ -204,3 +204,44 @@ func cString(b []byte) string {
 
 	return string(b)
 }
+
+// AppendError appends an NLMSG_ERROR message as the kernel sends it on a
+// socket with NETLINK_CAP_ACK and NETLINK_EXT_ACK: e's errno negated, the
+// echoed request header without its payload (NLM_F_CAPPED) and, when
+// e.Message or e.Offset is set, the extended acknowledgement attributes
+// (NLM_F_ACK_TLVS). It serves fake kernels in tests.
+func AppendError(b []byte, h Header, e Error) []byte {
+	h.Type = NLMSG_ERROR
+	h.Flags |= NLM_F_CAPPED
+	if e.Message != "" || e.Offset != 0 {
+		h.Flags |= NLM_F_ACK_TLVS
+	}
+
+	b, start := appendHeader(b, h)
+	b = native.AppendUint32(b, uint32(-e.Errno))
+	b, _ = appendHeader(b, e.Request)
+	native.PutUint32(b[len(b)-SizeofNlmsghdr:], e.Request.Length)
+
+	if e.Message != "" {
+		b = appendAttrHeader(b, NLMSGERR_ATTR_MSG, len(e.Message)+1)
+		b = append(b, e.Message...)
+		b = append(b, 0)
+		b = append(b, make([]byte, align(len(b)-start)-(len(b)-start))...)
+	}
+
+	if e.Offset != 0 {
+		b = appendU32Attr(b, NLMSGERR_ATTR_OFFS, e.Offset)
+	}
+
+	return finishMessage(b, start)
+}
+
+// AppendDone appends the NLMSG_DONE message that ends a dump, with an
+// error code of 0. It serves fake kernels in tests.
+func AppendDone(b []byte, h Header) []byte {
+	h.Type = NLMSG_DONE
+	b, start := appendHeader(b, h)
+	b = native.AppendUint32(b, 0)
+
+	return finishMessage(b, start)
+}

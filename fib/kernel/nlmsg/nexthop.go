@@ -48,8 +48,8 @@ type GroupMember struct {
 
 	// Weight is the real weight, 1 to MaxWeight. The wire carries weight-1
 	// in the weight byte and, since Linux 6.12, its high byte in
-	// weight_high. Encoding takes 0 as 1 and caps larger values at
-	// MaxWeight.
+	// weight_high. Encoding takes 0 as 1 and caps values above 65536 at
+	// 65536, which the kernel rejects.
 	Weight uint32
 }
 
@@ -158,13 +158,14 @@ func appendGroup(b []byte, members []GroupMember) []byte {
 const MaxWeight = 65535
 
 // wireWeight returns weight-1 as struct nexthop_grp stores it, taking 0 as
-// 1 and capping at MaxWeight.
+// 1 and capping at 65536, the most the 16 bits hold. The kernel rejects
+// 65536 with an error rather than a silently lower weight.
 func wireWeight(weight uint32) uint16 {
 	switch {
 	case weight == 0:
 		return 0
-	case weight > MaxWeight:
-		return MaxWeight - 1
+	case weight > 1<<16:
+		return 1<<16 - 1
 	}
 
 	return uint16(weight - 1)

@@ -127,7 +127,7 @@ func TestGroupWeightHigh(t *testing.T) {
 }
 
 func TestWireWeight(t *testing.T) {
-	for weight, want := range map[uint32]uint16{0: 0, 1: 0, 2: 1, 256: 255, 257: 256, MaxWeight: 0xfffe, MaxWeight + 1: 0xfffe, 1 << 20: 0xfffe} {
+	for weight, want := range map[uint32]uint16{0: 0, 1: 0, 2: 1, 256: 255, 257: 256, MaxWeight: 0xfffe, MaxWeight + 1: 0xffff, 1 << 20: 0xffff} {
 		if got := wireWeight(weight); got != want {
 			t.Errorf("wireWeight(%d) = %#x, want %#x", weight, got, want)
 		}
