@@ -197,7 +197,7 @@ func (h *fibdHarness) start() *process {
 
 	p := startProcess(h.t, cmd)
 	h.t.Cleanup(func() {
-		if h.t.Failed() {
+		if h.t.Failed() || testing.Verbose() {
 			h.t.Logf("fibd output:\n%s", p.out)
 		}
 	})
@@ -238,7 +238,7 @@ func buildFibd(t *testing.T, dir string) string {
 	t.Helper()
 
 	bin := filepath.Join(dir, "fibd")
-	out, err := exec.Command("go", "build", "-tags", "fibd_wiring", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("build fibd: %v\n%s", err, out)
 	}
@@ -248,9 +248,6 @@ func buildFibd(t *testing.T, dir string) string {
 
 func TestDaemonRestart(t *testing.T) {
 	netnstest.Privileged(t)
-	if !wired {
-		t.Skip("skipping: fibd run needs fib.FIB with Reconcile and the monitor.FIB methods, which the fib package does not have yet")
-	}
 
 	dir := t.TempDir()
 	ns := netnstest.New(t)
@@ -369,9 +366,6 @@ metrics: {address: ""}
 
 func TestDaemonFlushOnExit(t *testing.T) {
 	netnstest.Privileged(t)
-	if !wired {
-		t.Skip("skipping: fibd run needs fib.FIB with Reconcile and the monitor.FIB methods, which the fib package does not have yet")
-	}
 
 	dir := t.TempDir()
 	ns := netnstest.New(t)

@@ -1,5 +1,3 @@
-//go:build fibd_wiring
-
 package main
 
 import (
