@@ -210,13 +210,13 @@ const BGPSource = "bgp"
 // Default returns the configuration of an empty file.
 func Default() *Config {
 	return &Config{
-		Log:    Log{Level: "info", Format: "text"},
+		Log: Log{Level: "info", Format: "text"},
 		Kernel: Kernel{
 			Protocol:         201,
 			NexthopIDs:       IDRange(nexthop.DefaultRange),
 			ProtocolNamesDir: "/etc/iproute2/rt_protos.d",
 		},
-		FIB:    FIB{HoldTimeout: Duration(5 * time.Minute)},
+		FIB: FIB{HoldTimeout: Duration(5 * time.Minute)},
 		API: API{
 			Socket:          "/run/fibd/fibd.sock",
 			SocketMode:      0o660,
