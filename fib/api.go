@@ -123,7 +123,6 @@ type FIB struct {
 	watchers []*watcher
 	count    counters
 	errs     []string
-	keyBuf   []byte
 }
 
 // queued is a dirty entry and the change sequence when it became dirty.
@@ -249,11 +248,12 @@ func (f *FIB) WithdrawSource(source string) int {
 // every source in Config.Hold has converged (with an empty Hold, once any
 // source has).
 func (f *FIB) Converged(source string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-
-	f.hold.converged[source] = true
-	f.signal()
+	f.enqueue(func() {
+		f.hold.converged[source] = true
+		if f.hold.due(time.Now(), f.cfg.HoldTimeout) {
+			f.sweepLocked()
+		}
+	})
 }
 
 // Sync waits until every change offered before the call has been tried on

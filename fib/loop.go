@@ -323,9 +323,9 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 				}
 
 				if r.err != nil {
-					rs.err = r.err
+					rs.err = &resolveError{err: r.err}
 
-					return nexthop.Set{}, r.err
+					return nexthop.Set{}, rs.err
 				}
 
 				m.Hop = r.hop

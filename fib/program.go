@@ -30,20 +30,18 @@ type plan struct {
 	keep   bool        // an adopted route kept until the sweep
 }
 
-// resolveError is a failed resolution of a hop.
+// resolveError marks a failed resolution of a hop, so that the key counts
+// as unresolved. Its text is the dataplane's, which names the hop.
 type resolveError struct {
-	hop nexthop.Hop
 	err error
 }
 
-func (e *resolveError) Error() string {
-	return fmt.Sprintf("resolve next hop %s: %v", e.hop, e.err)
-}
+func (e *resolveError) Error() string { return e.err.Error() }
 
 func (e *resolveError) Unwrap() error { return e.err }
 
 func errNotResolved(h nexthop.Hop) error {
-	return &resolveError{hop: h, err: errors.New("not resolved yet")}
+	return &resolveError{err: fmt.Errorf("resolve next hop %s: not resolved yet", h)}
 }
 
 // planLocked decides the change of each popped key: it resolves and

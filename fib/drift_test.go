@@ -1,0 +1,319 @@
+package fib_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/fibtest"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// startState is what a first run of fibd leaves in the kernel.
+const startState = `
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+id 3000000004 via 203.0.113.3 dev v1 proto fibd
+192.0.2.0/25 nhid 3000000003 proto fibd metric 20
+192.0.2.128/25 nhid 3000000003 proto fibd metric 20
+blackhole 198.51.100.128/25 proto fibd metric 20
+203.0.113.128/25 nhid 3000000004 proto fibd metric 20
+`
+
+func startRoutes() []fib.Route {
+	return []fib.Route{
+		route("192.0.2.0/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwB, "v0"))),
+		route("192.0.2.128/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwB, "v0"))),
+		{Prefix: netip.MustParsePrefix("198.51.100.128/25"), Table: fib.TableMain, Metric: 20, Type: fib.TypeBlackhole, Source: "bgp", Distance: fib.DistanceEBGP},
+		route("203.0.113.128/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwC, "v1"))),
+	}
+}
+
+// firstRun programs startRoutes on a fresh fake kernel and stops.
+func firstRun(t *testing.T) *fibtest.Dataplane {
+	t.Helper()
+
+	dp := &fibtest.Dataplane{}
+	f, err := fib.New(fib.Config{Dataplane: dp, Nexthops: testRange})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+
+	f.Update(startRoutes())
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	if got, want := dp.Render(), strings.TrimLeft(startState, "\n"); got != want {
+		t.Fatalf("first run left:\n%s\nwant:\n%s", got, want)
+	}
+
+	return dp
+}
+
+func TestRestartAdoptsWithoutWrites(t *testing.T) {
+	dp := firstRun(t)
+	dp.ResetCounts()
+
+	h := newHarness(t, dp, fib.Config{Hold: []string{"bgp"}})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+
+	// BGP offers the same table again, minus the last route.
+	h.update(startRoutes()[:3]...)
+	h.expect(startState)
+
+	if n := dp.Writes(); n != 0 {
+		t.Errorf("writes after the restart = %d, want 0", n)
+	}
+
+	st, _ := h.fib.Lookup(key("203.0.113.128/25"))
+	if !st.Adopted || st.Installed == nil {
+		t.Errorf("unwanted route = %+v, want adopted and kept until the sweep", st)
+	}
+
+	// Once BGP converged, what nobody wants goes, route first.
+	h.fib.Converged("bgp")
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+192.0.2.0/25 nhid 3000000003 proto fibd metric 20
+192.0.2.128/25 nhid 3000000003 proto fibd metric 20
+blackhole 198.51.100.128/25 proto fibd metric 20
+`)
+
+	if _, ok := h.fib.Lookup(key("203.0.113.128/25")); ok {
+		t.Error("the swept key is still listed")
+	}
+}
+
+func TestSweepAfterHoldTimeout(t *testing.T) {
+	dp := firstRun(t)
+
+	h := newHarness(t, dp, fib.Config{Hold: []string{"bgp", "grpc"}, HoldTimeout: 50 * time.Millisecond})
+	h.fib.Reconcile(dp.Snapshot())
+	h.fib.Converged("bgp")
+	h.run()
+	h.sync()
+
+	if n := len(h.dp.Snapshot().Routes); n != 4 {
+		t.Fatalf("routes before the timeout = %d, want 4 (grpc has not converged)", n)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.dp.Snapshot().Routes) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	h.expect("")
+}
+
+func TestDriftRepair(t *testing.T) {
+	dp := firstRun(t)
+
+	h := newHarness(t, dp, fib.Config{})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+	h.update(startRoutes()...)
+	h.expect(startState)
+
+	// Someone deletes a route: it comes back.
+	gone := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/25"), Metric: 20, Type: fib.TypeUnicast, Nexthop: 3000000003}
+	if err := dp.DeleteRoute(gone); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.RouteGone(gone)
+	h.expect(startState)
+
+	// Someone deletes a member of the group: the kernel shrinks the
+	// group; fibd creates the hop again and restores the group.
+	if err := dp.DeleteNexthop(3000000002); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.NexthopGone(3000000002)
+	h.expect(startState)
+
+	// Someone deletes the group, and the kernel its routes with it.
+	if err := dp.DeleteNexthop(3000000003); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.NexthopGone(3000000003)
+	h.expect(startState)
+
+	// Drift that no notification reported is found by a dump.
+	if err := dp.DeleteNexthop(3000000004); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.Reconcile(dp.Snapshot())
+	h.expect(startState)
+}
+
+func TestRouteTakenByOtherOwner(t *testing.T) {
+	dp := firstRun(t)
+
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+	h.update(startRoutes()...)
+	h.sync()
+
+	// Another daemon replaces our route with its own.
+	ours := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("203.0.113.128/25"), Metric: 20, Type: fib.TypeUnicast, Nexthop: 3000000004}
+	if err := dp.DeleteRoute(ours); err != nil {
+		t.Fatal(err)
+	}
+
+	theirs := ours
+	theirs.Type, theirs.Nexthop = fib.TypeUnreachable, 0
+	if err := dp.AddRoute(theirs, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.RouteGone(ours)
+	h.sync()
+
+	if !strings.Contains(dp.Render(), "unreachable 203.0.113.128/25 proto zebra metric 20") {
+		t.Errorf("the other owner's route was overwritten:\n%s", dp.Render())
+	}
+
+	st, _ := h.fib.Lookup(key("203.0.113.128/25"))
+	if !st.Conflict || st.Installed != nil {
+		t.Errorf("state = %+v, want a conflict and nothing installed", st)
+	}
+}
+
+func TestForeignNexthopID(t *testing.T) {
+	foreign := nexthop.Object{ID: 3000000001, Hop: hop(gwC, "v1")}
+
+	t.Run("reserved", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		if err := dp.AddNexthop(foreign, "zebra"); err != nil {
+			t.Fatal(err)
+		}
+
+		h := newHarness(t, dp, fib.Config{})
+		h.fib.Reconcile(dp.Snapshot())
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.expect(`
+id 3000000001 via 203.0.113.3 dev v1 proto zebra
+id 3000000002 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000002 proto fibd metric 20
+`)
+	})
+
+	t.Run("found on create", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		if err := dp.AddNexthop(foreign, "zebra"); err != nil {
+			t.Fatal(err)
+		}
+
+		h := newHarness(t, dp, fib.Config{})
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.expect(`
+id 3000000001 via 203.0.113.3 dev v1 proto zebra
+id 3000000002 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000002 proto fibd metric 20
+`)
+
+		if st, _ := h.fib.Lookup(key("192.0.2.0/24")); st.Err != nil {
+			t.Errorf("route error = %v, want none after the new id", st.Err)
+		}
+	})
+}
+
+func TestNexthopCreateFailure(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	h := newHarness(t, dp, fib.Config{RetryMin: 10 * time.Millisecond, RetryMax: 10 * time.Millisecond})
+	dp.FailNext(fib.OpNexthopCreate, syscall.ENETDOWN)
+	h.run()
+
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	st, _ := h.fib.Lookup(key("192.0.2.0/24"))
+	if st.Err == nil || !strings.Contains(st.Err.Error(), "nexthop 3000000001 is not installed") {
+		t.Errorf("route error = %v, want one naming the nexthop", st.Err)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Err != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		st, _ = h.fib.Lookup(key("192.0.2.0/24"))
+	}
+
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+`)
+}
+
+func TestResolveGateway(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	dp.SetGateway(gwA, "v0")
+	h := newHarness(t, dp, fib.Config{RetryMin: 10 * time.Millisecond, RetryMax: 10 * time.Millisecond})
+	h.run()
+
+	bare := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwA}
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(bare)))
+	h.update(route("192.0.2.0/25", "bgp", fib.DistanceEBGP, 20, hops(bare)))
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+192.0.2.0/25 nhid 3000000001 proto fibd metric 20
+`)
+
+	if n := dp.Resolves(); n != 1 {
+		t.Errorf("resolves = %d, want 1 (cached per hop)", n)
+	}
+
+	// The gateway moves to another interface (next-hop tracking).
+	dp.SetGateway(gwA, "v1")
+	h.fib.Reresolve()
+	h.expect(`
+id 3000000002 via 198.51.100.1 dev v1 proto fibd
+192.0.2.0/24 nhid 3000000002 proto fibd metric 20
+192.0.2.0/25 nhid 3000000002 proto fibd metric 20
+`)
+
+	// A gateway without a route is unresolved until it gets one.
+	bareB := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwB}
+	h.update(route("203.0.113.0/24", "bgp", fib.DistanceEBGP, 20, hops(bareB)))
+	h.sync()
+
+	st, _ := h.fib.Lookup(key("203.0.113.0/24"))
+	if !st.Unresolved || st.Err == nil || !strings.Contains(st.Err.Error(), "resolve next hop via 198.51.100.2") {
+		t.Errorf("state = %+v, want unresolved with the resolution error", st)
+	}
+
+	dp.SetGateway(gwB, "v0")
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Err != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		st, _ = h.fib.Lookup(key("203.0.113.0/24"))
+	}
+
+	if st.Installed == nil {
+		t.Errorf("route not installed after the gateway became reachable: %+v", st)
+	}
+}
