@@ -191,6 +191,7 @@ func (d *daemon) newAPI(context.Context) error {
 		MaxBatch:        a.MaxBatch,
 		Version:         buildVersion(),
 		Extra:           d.statusExtra,
+		Logger:          componentLogger(d.log, "api"),
 	})
 	if err != nil {
 		return err

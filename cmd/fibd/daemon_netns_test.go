@@ -266,11 +266,12 @@ func TestDaemonRestart(t *testing.T) {
 
 	// The CLI's source is held, so that the second run keeps the adopted
 	// route until the source offers it again.
+	// The metrics port is fixed because the namespace is the test's own.
 	goodConfig := fmt.Sprintf(`log: {level: debug}
 kernel: {protocol-names-dir: ""}
 fib: {hold: [cli], hold-timeout: 10m}
 api: {socket: %s}
-metrics: {address: ""}
+metrics: {address: "127.0.0.1:9342", pprof: true}
 `, h.socket)
 	writeFile(t, h.config, goodConfig)
 	h.listenNotify(dir)
@@ -321,6 +322,12 @@ metrics: {address: ""}
 	if routes := showRoute(ns); len(routes) != 1 || routes[0] != before {
 		t.Errorf("after restart the route is %+v, want it unchanged as %+v", routes, before)
 	}
+
+	checkMetrics(t, ns, []string{
+		`fibd_routes{family="inet",source="cli",table="254"} 1`,
+		`fibd_routes_installed 1`,
+		`fibd_nexthop_objects 1`,
+	})
 
 	nhid := fmt.Sprintf("id %d ", before.NHID)
 	for _, line := range strings.Split(monitor.out.String(), "\n") {
@@ -401,5 +408,28 @@ metrics: {address: ""}
 
 	if out := ns.IP("nexthop", "list", "protocol", "201"); strings.TrimSpace(out) != "" {
 		t.Errorf("after SIGTERM with flush-on-exit fibd's nexthops remain:\n%s", out)
+	}
+}
+
+// checkMetrics scrapes fibd's metrics inside the namespace with curl and
+// checks that each line is present.
+func checkMetrics(t *testing.T, ns *netnstest.NS, want []string) {
+	t.Helper()
+
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Log("curl not found, metrics not checked")
+
+		return
+	}
+
+	out, err := ns.Command("curl", "-sS", "--max-time", "5", "http://127.0.0.1:9342/metrics").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scrape metrics: %v\n%s", err, out)
+	}
+
+	for _, line := range want {
+		if !strings.Contains(string(out), "\n"+line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
 	}
 }
