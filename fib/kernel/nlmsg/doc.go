@@ -10,8 +10,8 @@
 //
 // # Debugging
 //
-// To compare the bytes this package sends with what iproute2 sends, run
-// `strace -e trace=sendmsg -s 512 -x ip route add ...` and dump fibd's own
-// messages the same way; `ip monitor route nexthop` in the namespace shows
-// what the kernel made of them.
+// To compare the bytes this package builds with what iproute2 sends, run
+// `strace -e trace=sendmsg -s 512 -x ip route add ...` and trace fibd the
+// same way. Then `ip monitor route nexthop` in the namespace prints what the
+// kernel stored.
 package nlmsg

@@ -248,3 +248,54 @@ func linkIndex(t *testing.T, ns *netnstest.NS, name string) uint32 {
 
 	return links[0].Index
 }
+
+func TestKernelRejects(t *testing.T) {
+	ns := newTestNamespace(t)
+	k := dialKernel(t, ns, false)
+	create := uint16(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+	oif := linkIndex(t, ns, "v0")
+	k.do(AppendNexthop(nil, k.header(RTM_NEWNEXTHOP, create), &Nexthop{Family: AF_INET, ID: 1, OIF: oif, Gateway: mustAddr("198.51.100.2")}))
+
+	// The fields documented as reply-only are rejected in requests.
+	for name, n := range map[string]Nexthop{
+		"op flags":        {Family: AF_INET, ID: 2, OIF: oif, Gateway: mustAddr("198.51.100.3"), OpFlags: NHA_OP_FLAG_RESP_GRP_RESVD_0},
+		"unbalanced time": {ID: 3, Group: []GroupMember{{ID: 1}}, GroupType: NEXTHOP_GRP_TYPE_RES, Resilient: &Resilient{Buckets: 8, UnbalancedTime: 1}},
+		"weight 65536":    {ID: 4, Group: []GroupMember{{ID: 1, Weight: 1 << 16}}},
+	} {
+		if e := k.ack(AppendNexthop(nil, k.header(RTM_NEWNEXTHOP, create), &n)); e.Errno == 0 {
+			t.Errorf("%s: nexthop %d accepted, want an error", name, n.ID)
+		} else {
+			t.Logf("%s: errno %d: %s", name, e.Errno, e.Message)
+		}
+	}
+}
+
+func TestKernelDumpFilter(t *testing.T) {
+	ns := newTestNamespace(t)
+	ns.IP("route", "add", "203.0.113.0/24", "via", "198.51.100.2", "table", "1000", "proto", "201")
+	ns.IP("route", "add", "192.0.2.0/24", "via", "198.51.100.2", "table", "1000", "proto", "static")
+	ns.IP("route", "add", "198.51.100.128/25", "via", "198.51.100.2", "proto", "201")
+	k := dialKernel(t, ns, false)
+
+	var got []netip.Prefix
+	for _, m := range k.exchange(AppendRouteDump(nil, k.header(0, 0), AF_INET, 201, 1000)) {
+		if m.h.Type != RTM_NEWROUTE {
+			continue
+		}
+
+		if m.h.Flags&NLM_F_DUMP_FILTERED == 0 {
+			t.Errorf("reply flags %#x lack NLM_F_DUMP_FILTERED", m.h.Flags)
+		}
+
+		var r Route
+		if err := r.UnmarshalBinary(m.payload); err != nil {
+			t.Fatalf("decode route: %v", err)
+		}
+
+		got = append(got, r.Prefix())
+	}
+
+	if diff := diffValues(got, []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}); diff != "" {
+		t.Errorf("routes of proto 201 in table 1000 (-got +want):\n%s", diff)
+	}
+}

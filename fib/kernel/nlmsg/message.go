@@ -92,7 +92,7 @@ type Error struct {
 	// acknowledgement. The kernel sends it negated; ParseError flips it.
 	Errno int32
 
-	// Request is the header of the request that this message answers.
+	// Request is the echoed header of the request this message replies to.
 	Request Header
 
 	// Message is the extended acknowledgement text (NLMSGERR_ATTR_MSG),

@@ -14,7 +14,7 @@ type Nexthop struct {
 
 	Flags uint32 // nh_flags: RTNH_F_ONLINK, RTNH_F_DEAD, RTNH_F_LINKDOWN, ...
 
-	ID        uint32     // NHA_ID; 0 is not encoded and asks the kernel to pick one
+	ID        uint32     // NHA_ID; 0 is not encoded, so the kernel picks an id
 	OIF       uint32     // NHA_OIF; 0 is not encoded
 	Gateway   netip.Addr // NHA_GATEWAY, 4 or 16 bytes
 	Blackhole bool       // NHA_BLACKHOLE
@@ -34,9 +34,9 @@ type Nexthop struct {
 	Master     uint32 // NHA_MASTER, a dump filter; 0 is not encoded
 	GroupsOnly bool   // NHA_GROUPS, a dump filter
 
-	// OpFlags is NHA_OP_FLAGS; 0 is not encoded. In replies the kernel
-	// (Linux 6.12 and later) sets NHA_OP_FLAG_RESP_GRP_RESVD_0, which tells
-	// the decoder to read the high byte of the group weights. The kernel
+	// OpFlags is NHA_OP_FLAGS, not encoded when 0. In replies the kernel
+	// (Linux 6.12 and later) sets NHA_OP_FLAG_RESP_GRP_RESVD_0, and only
+	// then does the decoder read the high byte of the group weights. The kernel
 	// rejects NHA_OP_FLAGS in RTM_NEWNEXTHOP requests, so leave it zero
 	// there.
 	OpFlags uint32

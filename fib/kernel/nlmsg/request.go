@@ -4,8 +4,8 @@ import "net/netip"
 
 // AppendRouteDump appends an RTM_GETROUTE dump request for family
 // (AF_UNSPEC for all), adding NLM_F_REQUEST|NLM_F_DUMP to h.Flags. A non-zero
-// protocol or table asks the kernel to return only those routes; it honours
-// the filter only on a socket with NETLINK_GET_STRICT_CHK and then marks
+// protocol or table restricts the dump to those routes. The kernel applies
+// this filter only on a socket with NETLINK_GET_STRICT_CHK, and then marks
 // the replies NLM_F_DUMP_FILTERED.
 func AppendRouteDump(b []byte, h Header, family uint8, protocol uint8, table uint32) []byte {
 	h.Type = RTM_GETROUTE
