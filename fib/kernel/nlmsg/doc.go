@@ -8,6 +8,16 @@
 // be built in one reused buffer. Integers are in host byte order, as the
 // kernel expects; addresses are in network byte order.
 //
+// # Group weights
+//
+// struct nexthop_grp stores weight-1 in its weight byte and, since Linux
+// 6.12, the high byte of weight-1 in weight_high, for weights of 1 to
+// MaxWeight (65535). Requests need no flag: the encoder always fills both
+// bytes, and a kernel before 6.12 rejects a non-zero weight_high, so weights
+// above 256 fail there instead of being truncated. In dump replies the
+// kernel marks weight_high as valid with NHA_OP_FLAG_RESP_GRP_RESVD_0 in
+// NHA_OP_FLAGS, and the decoder ignores weight_high without that flag.
+//
 // # Debugging
 //
 // To compare the bytes this package builds with what iproute2 sends, run

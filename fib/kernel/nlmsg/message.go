@@ -106,23 +106,25 @@ type Error struct {
 
 // ParseError decodes the payload of an NLMSG_ERROR message, including the
 // extended acknowledgement attributes. It cannot see the message's flags,
-// so it infers whether the kernel echoed the request's payload: it skips the
-// echoed payload when the rest then decodes as attributes, and else reads
-// the attributes right after the echoed header (NLM_F_CAPPED). Use
-// ParseErrorMessage when the header is at hand.
+// so it infers whether the kernel echoed the request's payload. It reads
+// the bytes after the echoed header as attributes (NLM_F_CAPPED) when they
+// decode as known NLMSGERR_ATTR_* attributes, and else skips the echoed
+// payload first. Use ParseErrorMessage when the header is at hand.
+//
+// NOTE: The inference fails only for an echoed request whose payload itself
+// decodes as NLMSGERR_ATTR_* attributes. An rtmsg or nhmsg never does,
+// because its first two bytes (family and prefix length or scope) are not a
+// valid attribute header for them.
 func ParseError(payload []byte) (Error, error) {
 	e, rest, err := parseErrorHead(payload)
 	if err != nil {
 		return Error{}, err
 	}
 
-	echoed := int(e.Request.Length) - SizeofNlmsghdr
-	if echoed > 0 && len(rest) >= echoed {
-		uncapped := rest[min(align(echoed), len(rest)):]
-		if decodeErrorAttrs(&Error{}, uncapped) == nil {
-			err := decodeErrorAttrs(&e, uncapped)
-
-			return e, err
+	if !errorAttrsValid(rest) {
+		echoed := int(e.Request.Length) - SizeofNlmsghdr
+		if uncapped := rest[min(max(align(echoed), 0), len(rest)):]; echoed > 0 && len(rest) >= echoed && errorAttrsValid(uncapped) {
+			rest = uncapped
 		}
 	}
 
@@ -131,6 +133,19 @@ func ParseError(payload []byte) (Error, error) {
 	}
 
 	return e, nil
+}
+
+// errorAttrsValid reports whether b decodes as attributes of the types
+// NLMSGERR_ATTR_MSG to NLMSGERR_ATTR_MISS_NEST.
+func errorAttrsValid(b []byte) bool {
+	d := newAttrDecoder(b)
+	for d.Next() {
+		if d.Type() < NLMSGERR_ATTR_MSG || d.Type() > NLMSGERR_ATTR_MISS_NEST {
+			return false
+		}
+	}
+
+	return d.Err() == nil
 }
 
 // ParseErrorMessage decodes the payload of the NLMSG_ERROR message with
