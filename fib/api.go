@@ -375,11 +375,11 @@ type RouteState struct {
 	Unresolved bool  // selected but not installable (no live next hop)
 
 	// Conflict is set while another owner holds the route in the kernel
-	// (a create failed with EEXIST); Err then says so.
+	// because a create failed with EEXIST. Err then names the route.
 	Conflict bool
 
 	// Adopted is set for a route found in the kernel at start that no
-	// source has claimed yet; it is deleted by the sweep (see Config.Hold).
+	// source has claimed yet. The sweep deletes it (see Config.Hold).
 	Adopted bool
 }
 

@@ -6,8 +6,8 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
-// This file holds the hooks through which the kernel side tells the FIB
-// what changed behind its back. Each queues its work for the loop and
+// This file contains the hooks through which the kernel side reports what
+// changed behind the FIB's back. Each queues its work for the loop and
 // counts as a change for Sync.
 
 // Reconcile makes the FIB's view of what is installed equal s, a dump of
@@ -28,7 +28,7 @@ func (f *FIB) Reconcile(s Snapshot) {
 	f.enqueue(func() { f.reconcileLocked(s) })
 }
 
-// RouteGone tells the FIB that its route r was deleted or replaced by
+// RouteGone reports that the FIB's route r was deleted or replaced by
 // someone else; the route is installed again. If another owner holds the
 // route now, the FIB's create fails and the key shows a conflict.
 func (f *FIB) RouteGone(r KernelRoute) {
@@ -52,8 +52,8 @@ func (f *FIB) RouteGone(r KernelRoute) {
 	})
 }
 
-// NexthopGone tells the FIB that the kernel or someone else deleted its
-// object id. The kernel deleted the routes that used it too (and removed a
+// NexthopGone reports that the kernel or another process deleted the
+// FIB's object id. The kernel deleted the routes that used it too (and removed a
 // hop object from its groups): the object is created again and those
 // routes installed again. It visits every key, as this event is rare.
 func (f *FIB) NexthopGone(id nexthop.ID) {
@@ -62,13 +62,13 @@ func (f *FIB) NexthopGone(id nexthop.ID) {
 	})
 }
 
-// LinkChanged tells the FIB that device went down or up.
+// LinkChanged reports that device went down or up.
 //
 // On link down the kernel has already deleted the hop objects on the
 // device, the routes that used them, and those hops' membership in groups
 // (groups left empty with their routes). The FIB marks those hops down
-// (reason "link") and records the same deletions without a write; keys
-// whose next hops are all on the device stay desired, unresolved, until
+// (reason "link") and records the same deletions without a write. Keys
+// whose next hops are all on the device stay desired and unresolved until
 // the link is up. On link up the hop objects are created again, groups are
 // restored in place, and the unresolved keys are programmed again.
 func (f *FIB) LinkChanged(device string, up bool) {

@@ -86,7 +86,8 @@ func TestRestartAdoptsWithoutWrites(t *testing.T) {
 		t.Errorf("unwanted route = %+v, want adopted and kept until the sweep", st)
 	}
 
-	// Once BGP converged, what nobody wants goes, route first.
+	// Once BGP converged, the route and objects that no source requests
+	// are deleted, the route first.
 	h.fib.Converged("bgp")
 	h.expect(`
 id 3000000001 via 198.51.100.1 dev v0 proto fibd

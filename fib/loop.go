@@ -10,9 +10,9 @@ import (
 )
 
 // Run programs the dataplane until ctx is cancelled. Cancellation is not an
-// error. Run may be called once; queue the adoption (Reconcile) before it,
-// so that routes and objects of a previous run are adopted before anything
-// is written.
+// error. Run may be called once. Queue the adoption (Reconcile) before it,
+// so that the routes and objects of a previous run are adopted before
+// anything is written.
 func (f *FIB) Run(ctx context.Context) error {
 	f.mu.Lock()
 	if f.running {
@@ -164,8 +164,9 @@ func (f *FIB) markDoneLocked() {
 	}
 }
 
-// finishLocked notifies watchers of the processed entries, forgets the
-// entries that hold nothing any more, and advances the Sync watermark.
+// finishLocked notifies watchers of the processed entries, removes the
+// entries that have no candidate and no route left, and advances the Sync
+// watermark.
 func (f *FIB) finishLocked(popped []int32) {
 	for _, i := range popped {
 		e := f.store.at(i)
@@ -279,7 +280,7 @@ func (f *FIB) hopsToResolveLocked(popped []int32, now time.Time) []nexthop.Hop {
 	return hops
 }
 
-// resolve asks the dataplane to resolve hops, without the lock.
+// resolve calls Dataplane.Resolve for each hop, without the lock held.
 func (f *FIB) resolve(ctx context.Context, hops []nexthop.Hop) map[nexthop.Hop]resolution {
 	out := make(map[nexthop.Hop]resolution, len(hops))
 	for _, h := range hops {

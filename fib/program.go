@@ -10,7 +10,7 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
-// action is what a batch does with the route of one key.
+// action is the change a batch makes to the route of one key.
 type action uint8
 
 const (
@@ -25,7 +25,7 @@ type plan struct {
 	action action
 	want   installed   // the route to program, without its nexthop id
 	ref    nexthop.Ref // reference acquired for want; released unless the route moves to it
-	reason error       // why the key cannot be programmed
+	reason error       // error that keeps the key from being programmed
 	unres  bool        // reason is a lack of live or resolvable next hops
 	keep   bool        // an adopted route kept until the sweep
 }
@@ -185,7 +185,9 @@ func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
 				err = errors.New("not created yet")
 			}
 
-			f.failLocked(p, e, fmt.Errorf("program route %s: nexthop %d is not installed: %w", e.key, p.ref.ID(), err), false)
+			err = fmt.Errorf("program route %s: nexthop %d is not installed: %w", e.key, p.ref.ID(), err)
+			f.recordErrorLocked(err)
+			f.failLocked(p, e, err, false)
 
 			return Op{}, false
 		}
@@ -216,7 +218,7 @@ func (f *FIB) recordProgramLocked(p *plan, op Op) (installed, bool) {
 		conflict := op.Kind == OpRouteCreate && errors.Is(op.Err, fs.ErrExist)
 		err := fmt.Errorf("program route %s metric %d: %w", e.key, op.Route.Metric, op.Err)
 		if conflict {
-			err = fmt.Errorf("create route %s metric %d: another owner holds it, it is not overwritten: %w", e.key, op.Route.Metric, op.Err)
+			err = fmt.Errorf("create route %s metric %d: the route exists with another owner and is left unchanged: %w", e.key, op.Route.Metric, op.Err)
 		}
 
 		f.failLocked(p, e, err, conflict)
@@ -305,6 +307,7 @@ func (f *FIB) settleLocked(p *plan, e *entry) {
 	// A hop coming back marks unresolved keys dirty; anything else, such
 	// as a failed resolution or an exhausted id range, is retried.
 	if !errors.Is(p.reason, nexthop.ErrNoLiveHop) {
+		f.recordErrorLocked(p.reason)
 		f.retryLocked(p.idx, e)
 	}
 }
@@ -370,8 +373,8 @@ func (f *FIB) applyTeardown(ctx context.Context) {
 }
 
 // applyChanges applies nexthop changes and records their outcome. It
-// reports whether one failed because its id was taken, which Setup
-// answers with a new id.
+// reports whether one failed because its id was taken, so that the next
+// Setup creates that object with a new id.
 func (f *FIB) applyChanges(ctx context.Context, changes []nexthop.Change) bool {
 	ops := make([]Op, len(changes))
 	for k, c := range changes {

@@ -173,7 +173,7 @@ blackhole 192.0.2.0/24 proto static metric 20
 `)
 
 	st, ok := h.fib.Lookup(key("192.0.2.0/24"))
-	if !ok || !st.Conflict || st.Err == nil || !strings.Contains(st.Err.Error(), "another owner") {
+	if !ok || !st.Conflict || st.Err == nil || !strings.Contains(st.Err.Error(), "exists with another owner") {
 		t.Errorf("lookup = %+v, want a conflict naming another owner", st)
 	}
 

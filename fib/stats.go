@@ -104,7 +104,7 @@ func (f *FIB) statsLocked() Stats {
 		Groups:         groups,
 		Ops:            f.count.ops,
 		OpErrors:       f.count.opErrors,
-		Pending:        len(f.queue) + len(f.retries),
+		Pending:        f.pendingLocked(),
 		LastErrors:     slices.Clone(f.errs),
 		SourcesRoutes:  maps.Clone(f.count.sources),
 		Conflicts:      f.count.conflicts,
@@ -112,6 +112,20 @@ func (f *FIB) statsLocked() Stats {
 		FamiliesRoutes: maps.Clone(f.count.families),
 		OpsByKind:      maps.Clone(f.count.opsByKind),
 	}
+}
+
+// pendingLocked counts the keys waiting for the loop, and those waiting for
+// a retry that still have an error.
+func (f *FIB) pendingLocked() int {
+	n := len(f.queue)
+	for _, it := range f.retries {
+		e := f.store.at(it.idx)
+		if e.flags&flagDirty == 0 && e.err != nil {
+			n++
+		}
+	}
+
+	return n
 }
 
 // holdState decides when routes adopted from a previous run and wanted by

@@ -18,9 +18,9 @@ type watcher struct {
 // the current state (one event per route, then an event with Synced set).
 //
 // Watch blocks and calls fn on the caller's goroutine, never on the loop's.
-// Changes are buffered (Config.WatchBuffer events); a watcher that falls
-// further behind is cut off: Watch then returns an error, and the caller
-// may watch again to get a fresh snapshot. Cancellation returns nil. One
+// Changes are buffered (Config.WatchBuffer events). A watcher that falls
+// further behind is cut off, so Watch returns an error, and the caller may
+// watch again to get a fresh snapshot. Cancellation returns nil. One
 // event reports the state of a key after the loop processed it, so several
 // changes to a key between two batches make one event.
 func (f *FIB) Watch(ctx context.Context, filter Filter, fn func(Event)) error {

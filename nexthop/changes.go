@@ -154,8 +154,8 @@ func (t *Table) Teardown() []Change {
 // Result records the outcome of a change returned by Setup or Teardown.
 //
 // A create that fails because the id is taken reserves that id for its
-// other owner and gives the object a new id, which the next Setup creates;
-// references keep following the object. A replace that fails because the
+// other owner and gives the object a new id, which the next Setup creates.
+// References follow the object to its new id. A replace that fails because the
 // object is gone marks it for creation. Any other failure is kept (see
 // Installed) and the change is returned again by the next Setup or
 // Teardown.
