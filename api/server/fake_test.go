@@ -234,9 +234,11 @@ func (f *fakeFIB) Stats() fib.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
-	st := fib.Stats{SourcesRoutes: make(map[string]int)}
+	st := fib.Stats{SourcesRoutes: make(map[string]int), TablesRoutes: make(map[uint32]int), FamiliesRoutes: make(map[nexthop.Family]int)}
 	for k, list := range f.cands {
 		st.Routes++
+		st.TablesRoutes[k.Table]++
+		st.FamiliesRoutes[nexthop.FamilyOf(k.Prefix.Addr())]++
 		if _, failed := f.reject[k.Prefix]; failed {
 			st.Failed++
 		} else {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -160,6 +159,8 @@ func routeState(rs fib.RouteState) *fibdv1.RouteState {
 		Table:      rs.Key.Table,
 		Candidates: make([]*fibdv1.Route, 0, len(rs.Candidates)),
 		Unresolved: rs.Unresolved,
+		Conflict:   rs.Conflict,
+		Adopted:    rs.Adopted,
 	}
 
 	for _, c := range rs.Candidates {
@@ -236,6 +237,14 @@ func nexthopObject(st fib.NexthopState) *fibdv1.NexthopObject {
 		Resilient: resilient(o.Resilient),
 		Refs:      uint32(st.Refs),
 		Installed: st.Installed,
+		RouteRefs: uint32(st.Routes),
+		Down:      st.Down,
+		Held:      st.Held,
+		Orphan:    st.Orphan,
+	}
+
+	if st.Err != nil {
+		out.Error = st.Err.Error()
 	}
 
 	if !o.IsGroup() {
@@ -250,9 +259,4 @@ func nexthopObject(st fib.NexthopState) *fibdv1.NexthopObject {
 	}
 
 	return out
-}
-
-// familyOf returns the family of a prefix.
-func familyOf(p netip.Prefix) nexthop.Family {
-	return nexthop.FamilyOf(p.Addr())
 }

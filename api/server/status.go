@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fibd/fibd/api/fibdv1"
-	"github.com/fibd/fibd/fib"
 )
 
 // Status returns counters and the state of fibd's components.
@@ -31,12 +30,22 @@ func (s *Server) Status(_ context.Context, _ *fibdv1.StatusRequest) (*fibdv1.Sta
 		Groups:       uint64(st.Groups),
 		Ops:          st.Ops,
 		OpErrors:     st.OpErrors,
+		Conflicts:    uint64(st.Conflicts),
 		BySource:     counts(st.SourcesRoutes),
 		RecentErrors: st.LastErrors,
 		Sessions:     s.sessions.list(),
 	}
 
-	resp.ByTable, resp.ByFamily = s.selectedCounts()
+	for table, n := range st.TablesRoutes {
+		resp.ByTable = append(resp.ByTable, &fibdv1.Count{Name: strconv.FormatUint(uint64(table), 10), Routes: uint64(n)})
+	}
+
+	for family, n := range st.FamiliesRoutes {
+		resp.ByFamily = append(resp.ByFamily, &fibdv1.Count{Name: family.String(), Routes: uint64(n)})
+	}
+
+	sortCounts(resp.ByTable)
+	sortCounts(resp.ByFamily)
 
 	if s.cfg.SyncState != nil {
 		resp.KernelSync = s.cfg.SyncState()
@@ -49,32 +58,20 @@ func (s *Server) Status(_ context.Context, _ *fibdv1.StatusRequest) (*fibdv1.Sta
 	return resp, nil
 }
 
-// selectedCounts counts the keys with a selected candidate by table and
-// by family.
-func (s *Server) selectedCounts() (byTable, byFamily []*fibdv1.Count) {
-	tables := make(map[string]int)
-	families := make(map[string]int)
-
-	s.fib.Routes(fib.Filter{}, func(rs fib.RouteState) bool {
-		if len(rs.Candidates) > 0 {
-			tables[strconv.FormatUint(uint64(rs.Key.Table), 10)]++
-			families[familyOf(rs.Key.Prefix).String()]++
-		}
-
-		return true
-	})
-
-	return counts(tables), counts(families)
-}
-
-// counts converts a map of counts, sorted by name; numeric names sort by
-// value.
+// counts converts a map of counts, sorted by name.
 func counts(m map[string]int) []*fibdv1.Count {
 	out := make([]*fibdv1.Count, 0, len(m))
 	for name, n := range m {
 		out = append(out, &fibdv1.Count{Name: name, Routes: uint64(n)})
 	}
 
+	sortCounts(out)
+
+	return out
+}
+
+// sortCounts sorts counts by name, and numeric names (tables) by value.
+func sortCounts(out []*fibdv1.Count) {
 	sort.Slice(out, func(i, j int) bool {
 		a, errA := strconv.ParseUint(out[i].Name, 10, 64)
 		b, errB := strconv.ParseUint(out[j].Name, 10, 64)
@@ -84,8 +81,6 @@ func counts(m map[string]int) []*fibdv1.Count {
 
 		return out[i].Name < out[j].Name
 	})
-
-	return out
 }
 
 // Verify compares the desired state with the kernel.

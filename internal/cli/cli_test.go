@@ -314,6 +314,16 @@ func TestRouteAddFile(t *testing.T) {
 	if f.add.GetSource() != "ctl" || len(f.add.GetRoutes()) != 2 || len(f.add.GetRoutes()[1].GetNexthops()) != 2 {
 		t.Errorf("request = %v, want two routes of source ctl", f.add)
 	}
+
+	// The same file deletes the routes.
+	code, _, errOut = runCLI(Route, "del", "--file", file, "--socket", socket)
+	if code != 0 {
+		t.Fatalf("del: exit %d, stderr %q", code, errOut)
+	}
+
+	if f.del.GetSource() != "ctl" || len(f.del.GetKeys()) != 2 || f.del.GetKeys()[1].GetPrefix() != "198.51.100.0/24" {
+		t.Errorf("delete request = %v, want two keys of source ctl", f.del)
+	}
 }
 
 func TestStatusText(t *testing.T) {

@@ -28,7 +28,7 @@ const routeUsage = `usage: fibd route add [TYPE] PREFIX [via ADDR] [dev NAME] [w
                       [source NAME]
        fibd route add --file FILE|-     (one route per line, in the grammar above)
        fibd route del PREFIX [table N] [source NAME]
-       fibd route del --file FILE|-     (one "PREFIX [table N]" per line)
+       fibd route del --file FILE|-     (lines as for add; prefix, table and source count)
        fibd route list [PREFIX] [table N] [source NAME] [family inet|inet6] [--candidates]
 
 Flags (anywhere on the line): --socket PATH (default $FIBD_SOCKET or
@@ -258,10 +258,15 @@ func (c *command) delFile() int {
 		source string
 	)
 	for i, words := range lines {
-		key, src, err := parseKeySpec(words)
+		// The lines may be those of an add file: the next hops and the
+		// metric do not matter, because a source has one route per key.
+		spec, err := parseAddSpec(words)
 		if err != nil {
 			return c.fail("%s line %d: %v", c.opts.file, i+1, err)
 		}
+
+		key := &fibdv1.RouteKey{Prefix: spec.route.GetPrefix(), Table: spec.route.Table}
+		src := spec.source
 
 		if i > 0 && sourceOr(src) != source {
 			return c.fail("%s line %d: source %s differs from the first line's %s; use one source per file", c.opts.file, i+1, sourceOr(src), source)
