@@ -93,8 +93,15 @@ func validateNeighbor(i int, n oc.Neighbor) error {
 	}
 
 	if c.NeighborAddress != "" {
-		if _, err := netip.ParseAddr(c.NeighborAddress); err != nil {
+		a, err := netip.ParseAddr(c.NeighborAddress)
+		if err != nil {
 			return fmt.Errorf("invalid bgp.neighbors[%d].config.neighbor-address %q: %w", i, c.NeighborAddress, err)
+		}
+
+		// GoBGP finds the neighbor of an incoming session by comparing
+		// the text of the addresses.
+		if a.String() != c.NeighborAddress {
+			return fmt.Errorf("invalid bgp.neighbors[%d].config.neighbor-address %q: write it as %s, GoBGP matches sessions by the canonical text", i, c.NeighborAddress, a)
 		}
 	}
 

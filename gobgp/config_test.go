@@ -99,6 +99,11 @@ func TestConfigErrors(t *testing.T) {
 			want: "bgp.zebra.config.enabled",
 		},
 		{
+			name: "neighbor address not canonical",
+			text: "global:\n  config:\n    as: 65000\n    router-id: 192.0.2.1\nneighbors:\n  - config:\n      neighbor-address: 2001:db8:0::1\n      peer-as: 65001\n",
+			want: `neighbor-address "2001:db8:0::1": write it as 2001:db8::1`,
+		},
+		{
 			name: "neighbor without peer as",
 			text: "global:\n  config:\n    as: 65000\n    router-id: 192.0.2.1\nneighbors:\n  - config:\n      neighbor-address: 198.51.100.1\n",
 			want: "bgp.neighbors[0] 198.51.100.1: missing config.peer-as",
