@@ -18,6 +18,10 @@ import (
 // measurement in the package's history).
 func echoRoutes(t *testing.T) int {
 	n := 100_000
+	if raceEnabled {
+		n = 20_000
+	}
+
 	if s := os.Getenv("FIBD_ECHO_ROUTES"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil {

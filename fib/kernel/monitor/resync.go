@@ -20,7 +20,7 @@ func (m *Monitor) resync(ctx context.Context, s *schedule) {
 	links, announce := s.links, s.announce
 	*s = schedule{reresolve: s.reresolve}
 
-	err := m.resyncOnce(ctx, links, announce)
+	err := m.resyncOnce(ctx, s, links, announce)
 	end := time.Now()
 
 	m.mu.Lock()
@@ -44,9 +44,9 @@ func (m *Monitor) resync(ctx context.Context, s *schedule) {
 	m.setState(StateInSync)
 }
 
-func (m *Monitor) resyncOnce(ctx context.Context, links, announce bool) error {
+func (m *Monitor) resyncOnce(ctx context.Context, s *schedule, links, announce bool) error {
 	if links {
-		if err := m.resyncLinks(announce); err != nil {
+		if err := m.resyncLinks(s, announce); err != nil {
 			return err
 		}
 	}
@@ -64,7 +64,7 @@ func (m *Monitor) resyncOnce(ctx context.Context, links, announce bool) error {
 // resyncLinks dumps the devices and reports the changes that lost
 // notifications hid. With announce, every device's state is reported,
 // because the actions of notifications already translated were dropped.
-func (m *Monitor) resyncLinks(announce bool) error {
+func (m *Monitor) resyncLinks(s *schedule, announce bool) error {
 	links, err := dumpLinks(m.cfg.NetNS)
 	if err != nil {
 		return err
@@ -82,8 +82,7 @@ func (m *Monitor) resyncLinks(announce bool) error {
 	}
 
 	acts = append(acts, action{kind: actRefreshLinks}, action{kind: actReresolve})
-	var s schedule
-	m.apply(acts, &s)
+	m.apply(acts, s)
 
 	return nil
 }
