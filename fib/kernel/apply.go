@@ -50,7 +50,8 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 		k:       k,
 		ops:     ops,
 		base:    k.seq + 1,
-		batches: make(chan batch, 16),
+		batches: make(chan batch, k.window),
+		slots:   make(chan struct{}, k.window),
 		stop:    make(chan struct{}),
 	}
 	k.seq += uint32(len(ops))
@@ -69,8 +70,14 @@ type applyRun struct {
 	ops  []fib.Op
 	base uint32 // sequence number of ops[0]; ops[i] has base+i
 
-	// batches passes each batch to the reader before it is sent.
+	// batches passes each sent batch to the reader.
 	batches chan batch
+
+	// slots bounds the batches in flight: the sender takes a slot before
+	// it sends a batch and the reader frees it once the batch is
+	// confirmed, so that the replies of the batches in flight fit the
+	// receive buffer.
+	slots chan struct{}
 
 	// stop is closed by the reader when it fails, and readErr is the cause.
 	stop    chan struct{}
@@ -104,9 +111,10 @@ func (r *applyRun) execute(ctx context.Context) error {
 		r.read()
 	}()
 
-	// The reader waits only for the barriers of batches that were sent.
-	// The kernel has queued their replies by the time sendmsg returns, so
-	// the reader ends by itself. When ctx ends, it stops early.
+	// The reader waits only for batches that were sent, so it ends by
+	// itself. When ctx ends, it drains the replies that are queued and
+	// stops: the kernel has queued the replies of every batch by the time
+	// its sendmsg returns, so the batches sent are still confirmed.
 	stopInterrupt := context.AfterFunc(ctx, r.k.apply.interrupt)
 	sendErr := r.send(ctx)
 	close(r.batches)
@@ -180,18 +188,19 @@ func (r *applyRun) send(ctx context.Context) error {
 	return nil
 }
 
-// sendBatch appends the barrier to buf, sends the batch and then hands it
-// to the reader. A batch whose send failed never reaches the kernel, so the
-// reader waits only for barriers that will come.
+// sendBatch appends the barrier to buf, sends the batch and hands it to
+// the reader. The reader reads the replies of a batch only after its
+// sendmsg returned, when the kernel has queued them all: reading while they
+// arrive would wake it for every reply.
 func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 
 	select {
+	case r.slots <- struct{}{}:
 	case <-r.stop:
 		return r.readErr
-	default:
 	}
 
 	r.k.seq++
@@ -207,12 +216,10 @@ func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 		return err
 	}
 
-	select {
-	case r.batches <- b:
-		return nil
-	case <-r.stop:
-		return r.readErr
-	}
+	// The channel has a place for every slot, so this does not block.
+	r.batches <- b
+
+	return nil
 }
 
 // failUnconfirmed sets err on every op after the last confirmed batch that

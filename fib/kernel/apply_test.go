@@ -140,8 +140,9 @@ func TestApplyRoutePayload(t *testing.T) {
 		t.Errorf("replace = %+v, want %s table 254 nhid %d", replace, prefix6, idGroupV4)
 	}
 
-	if del.Prefix() != prefix4 || del.Priority != 20 || del.Table != fib.TableMain || del.Scope != nlmsg.RT_SCOPE_NOWHERE || del.NHID != 0 {
-		t.Errorf("delete = %+v, want %s table 254 metric 20 scope nowhere without nhid", del, prefix4)
+	if del.Prefix() != prefix4 || del.Priority != 20 || del.Table != fib.TableMain || del.Scope != nlmsg.RT_SCOPE_NOWHERE ||
+		del.Type != nlmsg.RTN_UNSPEC || del.NHID != 0 {
+		t.Errorf("delete = %+v, want %s table 254 metric 20 scope nowhere type unspec without nhid", del, prefix4)
 	}
 }
 

@@ -13,11 +13,16 @@ import (
 // benchRoutes is the number of routes one benchmark iteration installs.
 const benchRoutes = 1_000_000
 
-// benchGroups creates 8 hops on v0 and 16 groups of two of them.
-func benchGroups() []fib.Op {
+// benchGroups creates 8 IPv4 and 8 IPv6 hops on v0, and 16 groups of two
+// hops of the family.
+func benchGroups(family nexthop.Family) []fib.Op {
 	var ops []fib.Op
 	for i := range 8 {
 		hop := hop4(fmt.Sprintf("198.51.100.%d", 2+i))
+		if family == nexthop.FamilyIPv6 {
+			hop = hop6(fmt.Sprintf("2001:db8:1::%d", 2+i))
+		}
+
 		ops = append(ops, nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: nexthop.ID(3_000_000_001 + i), Hop: hop}))
 	}
 
@@ -52,9 +57,24 @@ func benchIPv4(kind fib.OpKind, n int) []fib.Op {
 	return ops
 }
 
-// BenchmarkApply installs and deletes 1M IPv4 routes in a namespace, with
-// one acknowledged barrier per batch and with an acknowledgement per
-// message. Run it with -benchtime=1x; each iteration takes seconds.
+// benchIPv6 returns n IPv6 /52 routes in 2001:db8::/32, spread over the
+// 16 groups.
+func benchIPv6(kind fib.OpKind, n int) []fib.Op {
+	ops := make([]fib.Op, 0, n)
+	for i := range n {
+		a := netip.MustParseAddr("2001:db8::").As16()
+		a[4], a[5], a[6] = byte(i>>12), byte(i>>4), byte(i<<4)
+		id := nexthop.ID(3_000_000_101 + i%16)
+		ops = append(ops, routeOp(kind, netip.PrefixFrom(netip.AddrFrom16(a), 52), fib.TableMain, 1024, id))
+	}
+
+	return ops
+}
+
+// BenchmarkApply installs, dumps and deletes 1M IPv4 routes in a
+// namespace, with one acknowledged barrier per batch and with an
+// acknowledgement per message. Run it with -benchtime=1x; each iteration
+// takes seconds.
 func BenchmarkApply(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -66,18 +86,39 @@ func BenchmarkApply(b *testing.B) {
 		{"ack-each", Config{AckEach: true}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			benchmarkApply(b, tc.cfg)
+			benchmarkApply(b, tc.cfg, nexthop.FamilyIPv4)
 		})
 	}
 }
 
-func benchmarkApply(b *testing.B, cfg Config) {
-	l := newLab(b, cfg)
-	mustApply(b, l.k, benchGroups())
-	create := benchIPv4(fib.OpRouteCreate, benchRoutes)
-	remove := benchIPv4(fib.OpRouteDelete, benchRoutes)
+// BenchmarkApplyIPv6 is BenchmarkApply with 1M IPv6 routes.
+func BenchmarkApplyIPv6(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"barrier", Config{}},
+		{"ack-each", Config{AckEach: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchmarkApply(b, tc.cfg, nexthop.FamilyIPv6)
+		})
+	}
+}
 
-	var installing, deleting time.Duration
+func benchmarkApply(b *testing.B, cfg Config, family nexthop.Family) {
+	l := newLab(b, cfg)
+	mustApply(b, l.k, benchGroups(family))
+
+	routes := benchIPv4
+	if family == nexthop.FamilyIPv6 {
+		routes = benchIPv6
+	}
+
+	create := routes(fib.OpRouteCreate, benchRoutes)
+	remove := routes(fib.OpRouteDelete, benchRoutes)
+
+	var installing, dumping, deleting time.Duration
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -85,10 +126,17 @@ func benchmarkApply(b *testing.B, cfg Config) {
 		installing += time.Since(start)
 
 		start = time.Now()
+		if s := mustDump(b, l.k); len(s.Routes) != benchRoutes {
+			b.Fatalf("dump found %d routes, want %d", len(s.Routes), benchRoutes)
+		}
+		dumping += time.Since(start)
+
+		start = time.Now()
 		mustApply(b, l.k, remove)
 		deleting += time.Since(start)
 	}
 
 	b.ReportMetric(float64(b.N*benchRoutes)/installing.Seconds(), "routes/s")
+	b.ReportMetric(float64(b.N*benchRoutes)/dumping.Seconds(), "dumped/s")
 	b.ReportMetric(float64(b.N*benchRoutes)/deleting.Seconds(), "deletes/s")
 }

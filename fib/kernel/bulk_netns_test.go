@@ -1,8 +1,11 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"syscall"
 	"testing"
 
 	"github.com/fibd/fibd/fib"
@@ -167,5 +170,27 @@ func TestNetnsBulkAckEach(t *testing.T) {
 		if op.Err == nil {
 			t.Fatalf("op %d: second create succeeded", i)
 		}
+	}
+}
+
+func TestNetnsBulkSmallBuffers(t *testing.T) {
+	l := newLab(t, Config{ReadBuffer: 256 << 10, WriteBuffer: 256 << 10})
+	mustApply(t, l.k, bulkNexthops())
+	mustApply(t, l.k, bulkRoutes(fib.OpRouteCreate, false))
+
+	// Every request of every batch fails, and no error reply is lost.
+	again := bulkRoutes(fib.OpRouteCreate, false)
+	if err := l.k.Apply(testContext(t), again); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	for i, op := range again {
+		if !errors.Is(op.Err, fs.ErrExist) {
+			t.Fatalf("op %d: err = %v, want EEXIST", i, op.Err)
+		}
+	}
+
+	if got := l.k.Stats().Errors[syscall.EEXIST]; got != uint64(len(again)) {
+		t.Errorf("Stats().Errors[EEXIST] = %d, want %d", got, len(again))
 	}
 }

@@ -76,9 +76,12 @@ func appendRouteOp(b []byte, h nlmsg.Header, kind fib.OpKind, r *fib.KernelRoute
 		h.Type = nlmsg.RTM_NEWROUTE
 		h.Flags |= nlmsg.NLM_F_CREATE | nlmsg.NLM_F_REPLACE
 	case fib.OpRouteDelete:
-		// As iproute2 does, scope NOWHERE matches a route of any scope.
+		// As with iproute2, scope NOWHERE and type UNSPEC match a route of
+		// any scope and type. A stale type would otherwise make the delete
+		// miss the route and report it as already gone.
 		h.Type = nlmsg.RTM_DELROUTE
 		m.Scope = nlmsg.RT_SCOPE_NOWHERE
+		m.Type = nlmsg.RTN_UNSPEC
 
 		return nlmsg.AppendRoute(b, h, &m)
 	}

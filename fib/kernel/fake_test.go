@@ -93,13 +93,15 @@ func (f *fakeKernel) receive(b []byte) (int, error) {
 	}
 
 	switch {
-	case f.interrupted:
-		return 0, os.ErrDeadlineExceeded
 	case f.recvErr != nil:
 		err := f.recvErr
 		f.recvErr = nil
 
 		return 0, err
+	}
+
+	if len(f.queue) == 0 {
+		return 0, os.ErrDeadlineExceeded
 	}
 
 	n := copy(b, f.queue[0])
@@ -132,8 +134,8 @@ func (f *fakeKernel) resume() {
 	f.interrupted = false
 }
 
-func (f *fakeKernel) writeBuffer() int { return 0 }
-func (f *fakeKernel) close() error     { return nil }
+func (f *fakeKernel) buffers() (read, write int) { return 0, 0 }
+func (f *fakeKernel) close() error               { return nil }
 
 // errorMessage encodes an NLMSG_ERROR reply to the request with header h,
 // with the extended acknowledgement text when it is not empty.

@@ -85,12 +85,14 @@ func (c Config) withDefaults() Config {
 type Kernel struct {
 	cfg Config
 
-	// applyMu serialises Apply; it guards apply, buf, rbuf and seq.
+	// applyMu serialises Apply; it guards apply, buf, rbuf and seq. Window
+	// is the number of batches in flight; see flowControl.
 	applyMu sync.Mutex
 	apply   transport
 	buf     []byte
 	rbuf    []byte
 	seq     uint32
+	window  int
 
 	// queryMu serialises dumps and lookups on the query socket.
 	queryMu sync.Mutex
@@ -119,20 +121,57 @@ func Open(cfg Config) (*Kernel, error) {
 		return nil, err
 	}
 
-	if sndbuf := apply.writeBuffer(); sndbuf > 0 && cfg.MaxBatchBytes > sndbuf/2 {
-		cfg.MaxBatchBytes = sndbuf / 2
+	var window int
+	cfg.MaxBatchBytes, window = flowControl(cfg.MaxBatchBytes, apply)
+	k := newKernel(cfg, apply, query)
+	k.window = window
+
+	return k, nil
+}
+
+// Estimates of the receive buffer space that replies take.
+const (
+	// replyBytes is the space one error reply or acknowledgement takes:
+	// its skb truesize, about 1 KiB as measured on Linux 6.18.
+	replyBytes = 1024
+
+	// minRequestBytes is the size of the smallest request, an IPv4 route
+	// delete (52 bytes), so a batch has at most size/minRequestBytes
+	// replies.
+	minRequestBytes = 50
+)
+
+// flowControl sizes the batches and the number of batches in flight from
+// the socket buffers, such as when the process could not force them to
+// Config's sizes. The kernel rejects a sendmsg larger than the send
+// buffer. The replies of the batches in flight must fit half the receive
+// buffer even when every request fails, or the kernel drops them and
+// reports ENOBUFS. It returns the batch size and the number of batches in
+// flight, at least one.
+func flowControl(size int, t transport) (int, int) {
+	read, write := t.buffers()
+	if write > 0 {
+		size = min(size, write/2)
 	}
 
-	return newKernel(cfg, apply, query), nil
+	if read == 0 {
+		return size, 1
+	}
+
+	budget := read / 2
+	size = max(min(size, budget*minRequestBytes/replyBytes), 4<<10)
+
+	return size, max(budget/(size/minRequestBytes*replyBytes), 1)
 }
 
 func newKernel(cfg Config, apply transport, query *netlink.Conn) *Kernel {
 	cfg = cfg.withDefaults()
 	k := &Kernel{
-		cfg:   cfg,
-		apply: apply,
-		buf:   make([]byte, 0, cfg.MaxBatchBytes+maxMessageBytes),
-		query: query,
+		cfg:    cfg,
+		window: 1,
+		apply:  apply,
+		buf:    make([]byte, 0, cfg.MaxBatchBytes+maxMessageBytes),
+		query:  query,
 	}
 	k.links.list = k.listLinks
 

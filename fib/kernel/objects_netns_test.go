@@ -157,8 +157,10 @@ func TestNetnsRejectTypes(t *testing.T) {
 	mustApply(t, l.k, ops)
 	checkTypes(t, l, ops)
 
+	// Deletes match any type, so a delete naming the wrong one still works.
 	for i := range ops {
 		ops[i].Kind = fib.OpRouteDelete
+		ops[i].Route.Type = fib.TypeUnicast
 	}
 
 	mustApply(t, l.k, ops)

@@ -135,6 +135,7 @@ func (r *applyRun) confirm(b batch) {
 	}
 
 	r.confirmed = b.end
+	<-r.slots
 }
 
 func isDelete(kind fib.OpKind) bool {

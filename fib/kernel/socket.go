@@ -22,12 +22,14 @@ type transport interface {
 	// receive reads one datagram into b and returns its length.
 	receive(b []byte) (int, error)
 
-	// interrupt makes a blocked or later receive fail until resume.
+	// interrupt makes receive fail once no datagram is queued, until
+	// resume. Datagrams that are queued can still be received.
 	interrupt()
 	resume()
 
-	// writeBuffer returns the socket's send buffer size, or zero.
-	writeBuffer() int
+	// buffers returns the socket's receive and send buffer sizes as the
+	// kernel accounts them, or zeros when unknown.
+	buffers() (read, write int)
 
 	close() error
 }
@@ -168,21 +170,29 @@ func recvTrunc(fd int, b []byte) (int, error) {
 	return int(r), nil
 }
 
+// drainTime is how long a receive still waits after interrupt. The replies
+// to every sent batch are queued by the time its sendmsg returns, so the
+// reader needs this time only to be scheduled and read them.
+const drainTime = 100 * time.Millisecond
+
+// interrupt sets a read deadline a little ahead rather than in the past,
+// because a deadline in the past fails a read even with datagrams queued.
 func (t *rawTransport) interrupt() {
-	_ = t.conn.SetReadDeadline(time.Unix(1, 0))
+	_ = t.conn.SetReadDeadline(time.Now().Add(drainTime))
 }
 
 func (t *rawTransport) resume() {
 	_ = t.conn.SetReadDeadline(time.Time{})
 }
 
-func (t *rawTransport) writeBuffer() int {
-	n, err := t.conn.WriteBuffer()
-	if err != nil {
-		return 0
+func (t *rawTransport) buffers() (read, write int) {
+	read, errRead := t.conn.ReadBuffer()
+	write, errWrite := t.conn.WriteBuffer()
+	if errRead != nil || errWrite != nil {
+		return 0, 0
 	}
 
-	return n
+	return read, write
 }
 
 func (t *rawTransport) close() error {
