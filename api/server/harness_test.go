@@ -160,3 +160,19 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// eachBackend runs fn once on the in-memory fake FIB and once on the real
+// fib.FIB over the fake dataplane; start serves a harness on that backend.
+func eachBackend(t *testing.T, fn func(t *testing.T, start func(Config) *harness)) {
+	t.Run("fake", func(t *testing.T) {
+		fn(t, func(cfg Config) *harness { return newHarness(t, cfg) })
+	})
+
+	t.Run("fib", func(t *testing.T) {
+		fn(t, func(cfg Config) *harness {
+			h, _ := newFIBHarness(t, cfg)
+
+			return h
+		})
+	})
+}

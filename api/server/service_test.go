@@ -31,63 +31,67 @@ func (h *harness) selected(t *testing.T, prefix string) string {
 }
 
 func TestSelectionFailover(t *testing.T) {
-	h := newHarness(t, Config{Sources: map[string]fib.Distance{"primary": 5, "backup": 50}})
-	ctx := testContext(t)
-	prefix := "192.0.2.0/24"
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{Sources: map[string]fib.Distance{"primary": 5, "backup": 50}})
+		ctx := testContext(t)
+		prefix := "192.0.2.0/24"
 
-	res := h.add(t, "backup", unicast(prefix, "198.51.100.3"))
-	if !res[0].GetSelected() || res[0].GetCode() != fibdv1.ResultCode_RESULT_CODE_OK {
-		t.Fatalf("backup result = %v, want selected and OK", res[0])
-	}
+		res := h.add(t, "backup", unicast(prefix, "198.51.100.3"))
+		if !res[0].GetSelected() || res[0].GetCode() != fibdv1.ResultCode_RESULT_CODE_OK {
+			t.Fatalf("backup result = %v, want selected and OK", res[0])
+		}
 
-	res = h.add(t, "primary", unicast(prefix, "198.51.100.2"))
-	if !res[0].GetSelected() {
-		t.Errorf("primary result = %v, want selected", res[0])
-	}
+		res = h.add(t, "primary", unicast(prefix, "198.51.100.2"))
+		if !res[0].GetSelected() {
+			t.Errorf("primary result = %v, want selected", res[0])
+		}
 
-	if got, want := h.selected(t, prefix), "primary/5 via 198.51.100.2"; got != want {
-		t.Errorf("after primary add: selected %q, want %q", got, want)
-	}
+		if got, want := h.selected(t, prefix), "primary/5 via 198.51.100.2"; got != want {
+			t.Errorf("after primary add: selected %q, want %q", got, want)
+		}
 
-	// The primary leaves: the backup takes over.
-	_, err := h.client.DeleteRoutes(ctx, &fibdv1.DeleteRoutesRequest{Source: "primary", Keys: []*fibdv1.RouteKey{{Prefix: prefix}}})
-	if err != nil {
-		t.Fatalf("delete primary: %v", err)
-	}
+		// The primary leaves: the backup takes over.
+		_, err := h.client.DeleteRoutes(ctx, &fibdv1.DeleteRoutesRequest{Source: "primary", Keys: []*fibdv1.RouteKey{{Prefix: prefix}}})
+		if err != nil {
+			t.Fatalf("delete primary: %v", err)
+		}
 
-	if got, want := h.selected(t, prefix), "backup/50 via 198.51.100.3"; got != want {
-		t.Errorf("after primary delete: selected %q, want %q", got, want)
-	}
+		if got, want := h.selected(t, prefix), "backup/50 via 198.51.100.3"; got != want {
+			t.Errorf("after primary delete: selected %q, want %q", got, want)
+		}
 
-	// The primary comes back and wins again, so the backup's result
-	// reports that it is not selected.
-	h.add(t, "primary", unicast(prefix, "198.51.100.2"))
-	res = h.add(t, "backup", unicast(prefix, "198.51.100.4"))
-	if res[0].GetSelected() {
-		t.Errorf("backup re-add result = %v, want not selected", res[0])
-	}
+		// The primary comes back and wins again, so the backup's result
+		// reports that it is not selected.
+		h.add(t, "primary", unicast(prefix, "198.51.100.2"))
+		res = h.add(t, "backup", unicast(prefix, "198.51.100.4"))
+		if res[0].GetSelected() {
+			t.Errorf("backup re-add result = %v, want not selected", res[0])
+		}
 
-	if got, want := h.selected(t, prefix), "primary/5 via 198.51.100.2"; got != want {
-		t.Errorf("after primary re-add: selected %q, want %q", got, want)
-	}
+		if got, want := h.selected(t, prefix), "primary/5 via 198.51.100.2"; got != want {
+			t.Errorf("after primary re-add: selected %q, want %q", got, want)
+		}
 
-	routes := h.list(t, &fibdv1.RouteFilter{Prefix: prefix})
-	if n := len(routes[0].GetCandidates()); n != 2 {
-		t.Errorf("candidates = %d, want 2", n)
-	}
+		routes := h.list(t, &fibdv1.RouteFilter{Prefix: prefix})
+		if n := len(routes[0].GetCandidates()); n != 2 {
+			t.Errorf("candidates = %d, want 2", n)
+		}
+	})
 }
 
 func TestDistanceOverride(t *testing.T) {
-	h := newHarness(t, Config{})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{})
 
-	route := unicast("192.0.2.0/24", "198.51.100.2")
-	route.Distance = ptr(uint32(250))
-	h.add(t, "a", route)
-	h.add(t, "b", unicast("192.0.2.0/24", "198.51.100.3"))
+		route := unicast("192.0.2.0/24", "198.51.100.2")
+		route.Distance = ptr(uint32(250))
+		h.add(t, "a", route)
+		h.add(t, "b", unicast("192.0.2.0/24", "198.51.100.3"))
 
-	if got, want := h.selected(t, "192.0.2.0/24"), "b/10 via 198.51.100.3"; got != want {
-		t.Errorf("selected %q, want %q", got, want)
-	}
+		if got, want := h.selected(t, "192.0.2.0/24"), "b/10 via 198.51.100.3"; got != want {
+			t.Errorf("selected %q, want %q", got, want)
+		}
+	})
 }
 
 func TestKernelError(t *testing.T) {
@@ -146,20 +150,22 @@ func TestStreamRoutes(t *testing.T) {
 }
 
 func TestStreamRoutesNoSource(t *testing.T) {
-	h := newHarness(t, Config{})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{})
 
-	stream, err := h.client.StreamRoutes(testContext(t))
-	if err != nil {
-		t.Fatalf("stream routes: %v", err)
-	}
+		stream, err := h.client.StreamRoutes(testContext(t))
+		if err != nil {
+			t.Fatalf("stream routes: %v", err)
+		}
 
-	_ = stream.Send(&fibdv1.StreamRoutesRequest{Add: []*fibdv1.Route{unicast("192.0.2.0/24", "198.51.100.2")}})
-	_, err = stream.CloseAndRecv()
-	checkInvalid(t, err, []string{"source is empty"})
+		_ = stream.Send(&fibdv1.StreamRoutesRequest{Add: []*fibdv1.Route{unicast("192.0.2.0/24", "198.51.100.2")}})
+		_, err = stream.CloseAndRecv()
+		checkInvalid(t, err, []string{"source is empty"})
 
-	if n := len(h.snapshot()); n != 0 {
-		t.Errorf("FIB has %d keys, want 0", n)
-	}
+		if n := len(h.snapshot()); n != 0 {
+			t.Errorf("FIB has %d keys, want 0", n)
+		}
+	})
 }
 
 // openSession opens a session for source and returns the stream and the
@@ -230,83 +236,89 @@ func TestSessionGrace(t *testing.T) {
 }
 
 func TestSessionResume(t *testing.T) {
-	h := newHarness(t, Config{GracePeriod: time.Minute})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{GracePeriod: time.Minute})
 
-	stream, _, cancel := h.openSession(t, "ctl", true)
-	sessionAdd(t, stream, 1, unicast("192.0.2.0/24", "198.51.100.2"), unicast("198.51.100.0/24", "203.0.113.2"))
-	cancel()
+		stream, _, cancel := h.openSession(t, "ctl", true)
+		sessionAdd(t, stream, 1, unicast("192.0.2.0/24", "198.51.100.2"), unicast("198.51.100.0/24", "203.0.113.2"))
+		cancel()
 
-	// The same source reconnects within the grace period: its routes are
-	// kept, and end of table sweeps the one it does not send again.
-	waitSessionClosed(t, h, "ctl")
-	stream, opened, cancel := h.openSession(t, "ctl", true)
-	defer cancel()
+		// The same source reconnects within the grace period: its routes are
+		// kept, and end of table sweeps the one it does not send again.
+		waitSessionClosed(t, h, "ctl")
+		stream, opened, cancel := h.openSession(t, "ctl", true)
+		defer cancel()
 
-	if !opened.GetResumed() || opened.GetRoutes() != 2 {
-		t.Errorf("opened = %v, want resumed with 2 routes", opened)
-	}
+		if !opened.GetResumed() || opened.GetRoutes() != 2 {
+			t.Errorf("opened = %v, want resumed with 2 routes", opened)
+		}
 
-	sessionAdd(t, stream, 2, unicast("192.0.2.0/24", "198.51.100.2"))
-	if err := stream.Send(&fibdv1.SessionRequest{Request: &fibdv1.SessionRequest_EndOfTable{EndOfTable: &fibdv1.EndOfTable{}}}); err != nil {
-		t.Fatalf("send end of table: %v", err)
-	}
+		sessionAdd(t, stream, 2, unicast("192.0.2.0/24", "198.51.100.2"))
+		if err := stream.Send(&fibdv1.SessionRequest{Request: &fibdv1.SessionRequest_EndOfTable{EndOfTable: &fibdv1.EndOfTable{}}}); err != nil {
+			t.Fatalf("send end of table: %v", err)
+		}
 
-	resp, err := stream.Recv()
-	if err != nil {
-		t.Fatalf("receive end of table: %v", err)
-	}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("receive end of table: %v", err)
+		}
 
-	if n := resp.GetEndOfTable().GetWithdrawn(); n != 1 {
-		t.Errorf("withdrawn = %d, want 1", n)
-	}
+		if n := resp.GetEndOfTable().GetWithdrawn(); n != 1 {
+			t.Errorf("withdrawn = %d, want 1", n)
+		}
 
-	routes := h.list(t, nil)
-	if len(routes) != 1 || routes[0].GetPrefix() != "192.0.2.0/24" {
-		t.Errorf("routes after end of table = %v, want only 192.0.2.0/24", routes)
-	}
+		routes := h.list(t, nil)
+		if len(routes) != 1 || routes[0].GetPrefix() != "192.0.2.0/24" {
+			t.Errorf("routes after end of table = %v, want only 192.0.2.0/24", routes)
+		}
+	})
 }
 
 func TestSessionOneAtATime(t *testing.T) {
-	h := newHarness(t, Config{})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{})
 
-	_, _, cancel := h.openSession(t, "ctl", false)
-	defer cancel()
+		_, _, cancel := h.openSession(t, "ctl", false)
+		defer cancel()
 
-	ctx, cancel2 := contextWithCancel(t)
-	defer cancel2()
+		ctx, cancel2 := contextWithCancel(t)
+		defer cancel2()
 
-	stream, err := h.client.Session(ctx)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
+		stream, err := h.client.Session(ctx)
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
 
-	_ = stream.Send(&fibdv1.SessionRequest{Request: &fibdv1.SessionRequest_Open{Open: &fibdv1.SessionOpen{Source: "ctl"}}})
-	_, err = stream.Recv()
-	if status.Code(err) != codes.AlreadyExists {
-		t.Errorf("second session error = %v, want AlreadyExists", err)
-	}
+		_ = stream.Send(&fibdv1.SessionRequest{Request: &fibdv1.SessionRequest_Open{Open: &fibdv1.SessionOpen{Source: "ctl"}}})
+		_, err = stream.Recv()
+		if status.Code(err) != codes.AlreadyExists {
+			t.Errorf("second session error = %v, want AlreadyExists", err)
+		}
+	})
 }
 
 func TestSessionInvalidBatch(t *testing.T) {
-	h := newHarness(t, Config{})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{})
 
-	stream, _, cancel := h.openSession(t, "ctl", false)
-	defer cancel()
+		stream, _, cancel := h.openSession(t, "ctl", false)
+		defer cancel()
 
-	res := sessionAdd(t, stream, 7, unicast("192.0.2.0/24", "198.51.100.2"), unicast("192.0.2.1/24", "198.51.100.2"))
-	if codes.Code(res.GetCode()) != codes.InvalidArgument || res.GetId() != 7 {
-		t.Errorf("result = %v, want id 7 with InvalidArgument", res)
-	}
+		res := sessionAdd(t, stream, 7, unicast("192.0.2.0/24", "198.51.100.2"), unicast("192.0.2.1/24", "198.51.100.2"))
+		if codes.Code(res.GetCode()) != codes.InvalidArgument || res.GetId() != 7 {
+			t.Errorf("result = %v, want id 7 with InvalidArgument", res)
+		}
 
-	if n := len(h.snapshot()); n != 0 {
-		t.Errorf("FIB has %d keys after an invalid batch, want 0", n)
-	}
+		if n := len(h.snapshot()); n != 0 {
+			t.Errorf("FIB has %d keys after an invalid batch, want 0", n)
+		}
 
-	// The session goes on.
-	res = sessionAdd(t, stream, 8, unicast("192.0.2.0/24", "198.51.100.2"))
-	if res.GetCode() != 0 {
-		t.Errorf("result = %v, want OK", res)
-	}
+		// The session goes on.
+		res = sessionAdd(t, stream, 8, unicast("192.0.2.0/24", "198.51.100.2"))
+		if res.GetCode() != 0 {
+			t.Errorf("result = %v, want OK", res)
+		}
+	})
 }
 
 func waitSessionClosed(t *testing.T, h *harness, source string) {
@@ -382,20 +394,22 @@ func TestWatchRoutes(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	h := newHarness(t, Config{Version: "v0.1.0", SyncState: func() string { return "in-sync" }, Extra: func() map[string]string { return map[string]string{"bgp": "2 peers established"} }})
-	h.add(t, "grpc", unicast("192.0.2.0/24", "198.51.100.2"), &fibdv1.Route{Prefix: "2001:db8::/32", Table: ptr(uint32(100)), Type: fibdv1.RouteType_ROUTE_TYPE_BLACKHOLE})
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{Version: "v0.1.0", SyncState: func() string { return "in-sync" }, Extra: func() map[string]string { return map[string]string{"bgp": "2 peers established"} }})
+		h.add(t, "grpc", unicast("192.0.2.0/24", "198.51.100.2"), &fibdv1.Route{Prefix: "2001:db8::/32", Table: ptr(uint32(100)), Type: fibdv1.RouteType_ROUTE_TYPE_BLACKHOLE})
 
-	st, err := h.client.Status(testContext(t), &fibdv1.StatusRequest{})
-	if err != nil {
-		t.Fatalf("status: %v", err)
-	}
+		st, err := h.client.Status(testContext(t), &fibdv1.StatusRequest{})
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
 
-	got := fmt.Sprintf("%s routes %d sync %s tables %v families %v bgp %q", st.GetVersion(), st.GetRoutes(), st.GetKernelSync(),
-		countsText(st.GetByTable()), countsText(st.GetByFamily()), st.GetExtra()["bgp"])
-	want := `v0.1.0 routes 2 sync in-sync tables [100=1 254=1] families [inet=1 inet6=1] bgp "2 peers established"`
-	if got != want {
-		t.Errorf("status:\n got %s\nwant %s", got, want)
-	}
+		got := fmt.Sprintf("%s routes %d sync %s tables %v families %v bgp %q", st.GetVersion(), st.GetRoutes(), st.GetKernelSync(),
+			countsText(st.GetByTable()), countsText(st.GetByFamily()), st.GetExtra()["bgp"])
+		want := `v0.1.0 routes 2 sync in-sync tables [100=1 254=1] families [inet=1 inet6=1] bgp "2 peers established"`
+		if got != want {
+			t.Errorf("status:\n got %s\nwant %s", got, want)
+		}
+	})
 }
 
 func countsText(cs []*fibdv1.Count) []string {
