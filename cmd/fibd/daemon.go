@@ -246,25 +246,13 @@ func (d *daemon) newMetrics(context.Context) error {
 }
 
 func (d *daemon) newBGP(context.Context) error {
-	g := d.cfg.GoBGP
 	if !d.cfg.BGPEnabled() {
 		d.log.Info("bgp off")
 
 		return nil
 	}
 
-	src, err := gobgp.New(gobgp.Options{
-		Mode:               g.Mode,
-		Config:             d.cfg.BGP,
-		RemoteAddress:      g.RemoteAddress,
-		APIAddress:         g.APIAddress,
-		EBGPDistance:       fib.Distance(g.EBGPDistance),
-		IBGPDistance:       fib.Distance(g.IBGPDistance),
-		Table:              g.Table,
-		Metric:             g.Metric,
-		ConvergenceTimeout: time.Duration(g.ConvergenceTimeout),
-		Logger:             componentLogger(d.log, "bgp"),
-	}, d.fib)
+	src, err := gobgp.New(bgpOptions(d.cfg, componentLogger(d.log, "bgp")), d.fib)
 	if err != nil {
 		return err
 	}

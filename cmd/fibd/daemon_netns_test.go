@@ -304,10 +304,19 @@ metrics: {address: "127.0.0.1:9342", pprof: true}
 
 	// Watch every route and nexthop change from here on. A marker route
 	// of another protocol proves that the monitor is subscribed.
+	// ip monitor subscribes some time after it starts, so a new marker
+	// is added until one is printed.
 	monitor := startProcess(t, exec.Command("ip", "-n", ns.Name, "monitor", "route", "nexthop"))
-	ns.IP("route", "add", "203.0.113.0/24", "dev", "up0", "proto", "static")
-	waitFor(t, "ip monitor to print the marker route", 10*time.Second, func() bool {
-		return strings.Contains(monitor.out.String(), "203.0.113.0/24")
+	marker := 0
+	waitFor(t, "ip monitor to print a marker route", 10*time.Second, func() bool {
+		if strings.Contains(monitor.out.String(), "203.0.113.") {
+			return true
+		}
+
+		marker++
+		ns.IP("route", "add", fmt.Sprintf("203.0.113.%d/32", marker), "dev", "up0", "proto", "static")
+
+		return false
 	})
 
 	// Second run: adopt the route, and offer it again unchanged.

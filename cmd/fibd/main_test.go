@@ -137,3 +137,34 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestExampleConfigs(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(paths) < 2 {
+		t.Fatalf("found %d example configs, want at least 2", len(paths))
+	}
+
+	for _, path := range paths {
+		if _, err := loadConfig(path); err != nil {
+			t.Errorf("example %s: %v", path, err)
+		}
+	}
+}
+
+func TestCheckBGPSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fibd.yaml")
+	writeFile(t, path, "bgp:\n  global:\n    config:\n      as: many\n")
+
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"run", "--check", "--config", path}, &stdout, &stderr); code != exitError {
+		t.Errorf("check of an invalid bgp section: exit code %d, want %d", code, exitError)
+	}
+
+	if !strings.Contains(stderr.String(), "config "+path+": config bgp: ") {
+		t.Errorf("check printed %q, want the file and the bgp section named", stderr.String())
+	}
+}

@@ -48,7 +48,7 @@ func (d *daemon) reload() {
 		}
 	}()
 
-	next, err := config.Load(d.configPath)
+	next, err := loadConfig(d.configPath)
 	if err != nil {
 		d.log.Error("reload failed, keeping the running configuration", "config", d.configPath, logging.Err(err))
 

@@ -48,7 +48,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		return runUsageError(stderr, flags, "missing --config FILE")
 	}
 
-	cfg, err := config.Load(*configPath)
+	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "fibd: %v\n", err)
 
@@ -62,6 +62,20 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 
 	return runDaemon(*configPath, cfg, stderr)
+}
+
+// loadConfig loads and validates the file, including the bgp section.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := checkBGP(cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+
+	return cfg, nil
 }
 
 func runUsageError(stderr io.Writer, flags *flag.FlagSet, problem string) int {
