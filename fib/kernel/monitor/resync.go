@@ -139,6 +139,15 @@ func (m *Monitor) audit(ctx context.Context, s *schedule) {
 	m.mu.Unlock()
 
 	if err == nil && len(report.Differences) > 0 {
-		m.requestResync(s, time.Now(), fmt.Sprintf("audit found %d differences, first: %s", len(report.Differences), report.Differences[0]))
+		m.requestResync(s, time.Now(), auditReason(report.Differences))
 	}
+}
+
+// auditReason explains a resync after an audit that found diffs.
+func auditReason(diffs []string) string {
+	if len(diffs) == 1 {
+		return "audit found 1 difference: " + diffs[0]
+	}
+
+	return fmt.Sprintf("audit found %d differences, the first: %s", len(diffs), diffs[0])
 }

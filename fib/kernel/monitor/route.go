@@ -54,7 +54,7 @@ func (t *translator) route(acts []action, h nlmsg.Header, payload []byte) ([]act
 
 	if r.Protocol == t.protocol {
 		if h.Type == nlmsg.RTM_DELROUTE {
-			acts = append(acts, action{kind: actRouteGone, route: kr})
+			acts = append(acts, action{kind: actRouteGone, route: t.installedAs(kr)})
 		}
 
 		return acts, nil
@@ -63,6 +63,22 @@ func (t *translator) route(acts []action, h nlmsg.Header, payload []byte) ([]act
 	acts = t.foreignRoute(acts, h, kr)
 
 	return append(acts, action{kind: actReresolve}), nil
+}
+
+// installedAs returns the FIB's installed route that the kernel's route kr
+// is, so that the FIB recognises its own metric: the kernel reports an
+// IPv6 route requested with metric 0 with metric 1024.
+func (t *translator) installedAs(kr fib.KernelRoute) fib.KernelRoute {
+	if t.lookup == nil {
+		return kr
+	}
+
+	st, ok := t.lookup(fib.Key{Table: kr.Table, Prefix: kr.Prefix})
+	if !ok || st.Installed == nil || normalMetric(kr.Prefix, st.Installed.Metric) != normalMetric(kr.Prefix, kr.Metric) {
+		return kr
+	}
+
+	return *st.Installed
 }
 
 // foreignRoute adds the repairs a route of another owner calls for.

@@ -444,3 +444,46 @@ func TestScenarioVerifyDrift(t *testing.T) {
 		t.Errorf("differences:\n%s\nwant:\n%s", strings.Join(report.Differences, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestScenarioRouteDeleted(t *testing.T) {
+	s := newStack(t, Config{})
+
+	// Metric 0 becomes 1024 in the kernel for IPv6.
+	r := route("2001:db8:1::/48", gw06)
+	r.Metric = 0
+	s.update(t, []fib.Route{r})
+	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(1))
+
+	start := time.Now()
+	s.ns.IP("-6", "route", "del", "2001:db8:1::/48", "proto", "201")
+	took := s.waitKernelSince(t, start, "route back", 5*time.Second, hasRoutes(1))
+	t.Logf("route back %v after the start of `ip -6 route del`", took)
+
+	if st := s.m.Status(); st.Resyncs != 0 {
+		t.Errorf("status = %+v, want a repair without a resync", st)
+	}
+
+	s.verifyClean(t)
+}
+
+func TestScenarioAudit(t *testing.T) {
+	s := newStack(t, Config{AuditInterval: 100 * time.Millisecond})
+	s.update(t, []fib.Route{route("203.0.113.0/24", gw0)})
+	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(1))
+
+	// A delete through fibd's own socket is filtered as an echo, so only
+	// the audit can notice it.
+	ops := []fib.Op{{Kind: fib.OpRouteDelete, Route: fib.KernelRoute{
+		Table: 254, Prefix: netip.MustParsePrefix("203.0.113.0/24"), Metric: 20, Type: fib.TypeUnicast,
+	}}}
+	if err := s.k.Apply(context.Background(), ops); err != nil || ops[0].Err != nil {
+		t.Fatalf("delete behind the FIB's back: %v, %v", err, ops[0].Err)
+	}
+
+	took := s.waitKernel(t, "route back", 5*time.Second, hasRoutes(1))
+	t.Logf("route back %v after the delete (status %+v)", took, s.m.Status())
+
+	if st := s.m.Status(); st.Audits == 0 || st.Resyncs == 0 || st.LastResyncReason != "audit found 1 difference: missing route 203.0.113.0/24 table 254 metric 20" {
+		t.Errorf("status = %+v, want an audit that found 1 difference and a resync", st)
+	}
+}

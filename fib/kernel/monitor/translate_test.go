@@ -143,6 +143,11 @@ func TestTranslateRoute(t *testing.T) {
 			want: []action{{kind: actRouteGone, route: gone}},
 		},
 		{
+			name: "own IPv6 route deleted", state: []fib.RouteState{installed6}, typ: nlmsg.RTM_DELROUTE, pid: otherPort,
+			prefix: prefix6, proto: testProtocol, metric: 1024,
+			want: []action{{kind: actRouteGone, route: *installed6.Installed}},
+		},
+		{
 			name: "own route added", typ: nlmsg.RTM_NEWROUTE, pid: otherPort,
 			prefix: prefix4, proto: testProtocol, metric: 20,
 		},
