@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
@@ -12,6 +13,12 @@ import (
 // receiveBufferBytes is the size of the buffer for replies to requests. A
 // reply is one NLMSG_ERROR of at most the request's size.
 const receiveBufferBytes = 256 << 10
+
+// replyTimeout bounds the wait for the acknowledgement of a barrier. The
+// kernel has queued it by the time the batch's sendmsg returns, and flow
+// control leaves at most a few batches unread, which the reader drains in
+// milliseconds.
+const replyTimeout = 10 * time.Second
 
 // batch is one sendmsg of requests, closed by an acknowledged barrier.
 type batch struct {
@@ -56,7 +63,7 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	}
 	k.seq += uint32(len(ops))
 
-	err := run.execute(ctx)
+	err := run.execute()
 	k.stats.add(&run.stats)
 
 	return err
@@ -99,7 +106,8 @@ type applyRun struct {
 	replies Stats
 }
 
-func (r *applyRun) execute(ctx context.Context) error {
+func (r *applyRun) execute() error {
+	ctx := r.ctx
 	if r.k.cfg.AckEach {
 		r.acked = make([]bool, len(r.ops))
 	}
@@ -114,11 +122,18 @@ func (r *applyRun) execute(ctx context.Context) error {
 	// The reader waits only for batches that were sent, so it ends by
 	// itself. When ctx ends, it drains the replies that are queued and
 	// stops: the kernel has queued the replies of every batch by the time
-	// its sendmsg returns, so the batches sent are still confirmed.
+	// its sendmsg returns, so the batches sent are still confirmed. The
+	// timer guards against replies that never come.
 	stopInterrupt := context.AfterFunc(ctx, r.k.apply.interrupt)
 	sendErr := r.send(ctx)
+	if sendErr != nil {
+		r.k.apply.interrupt()
+	}
+
 	close(r.batches)
+	timer := time.AfterFunc(r.k.replyTimeout, r.k.apply.interrupt)
 	<-readerDone
+	timer.Stop()
 	stopInterrupt()
 	r.k.apply.resume()
 
@@ -197,10 +212,8 @@ func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 		return err
 	}
 
-	select {
-	case r.slots <- struct{}{}:
-	case <-r.stop:
-		return r.readErr
+	if err := r.takeSlot(); err != nil {
+		return err
 	}
 
 	r.k.seq++
@@ -222,13 +235,34 @@ func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 	return nil
 }
 
+// takeSlot waits until fewer than the window of batches are in flight.
+func (r *applyRun) takeSlot() error {
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	default:
+	}
+
+	timer := time.NewTimer(r.k.replyTimeout)
+	defer timer.Stop()
+
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	case <-r.stop:
+		return r.readErr
+	case <-timer.C:
+		return fmt.Errorf("no acknowledgement of a barrier within %s", r.k.replyTimeout)
+	}
+}
+
 // failUnconfirmed sets err on every op after the last confirmed batch that
 // has no outcome yet.
 func (r *applyRun) failUnconfirmed(err error) {
 	for i := r.confirmed; i < len(r.ops); i++ {
 		op := &r.ops[i]
 		if op.Err == nil {
-			op.Err = fmt.Errorf("%s %s: outcome unknown: %w", opName(op.Kind), objectName(op), err)
+			op.Err = fmt.Errorf("%s %s: not confirmed: %w", opName(op.Kind), objectName(op), err)
 		}
 	}
 }

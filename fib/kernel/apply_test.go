@@ -488,3 +488,21 @@ func TestApplyLostBarrier(t *testing.T) {
 		t.Errorf("apply after a lost barrier: %v", err)
 	}
 }
+
+func TestApplyBarrierTimeout(t *testing.T) {
+	k, f := newTestKernel(t, Config{}, nil)
+	k.replyTimeout = 50 * time.Millisecond
+	ops := manyRoutes(3)
+	f.dropAck = k.seq + uint32(len(ops)) + 1
+
+	err := k.Apply(background(t), ops)
+	if err == nil || !strings.Contains(err.Error(), "barrier") {
+		t.Fatalf("apply: err = %v, want a barrier timeout", err)
+	}
+
+	for i, op := range ops {
+		if op.Err == nil {
+			t.Errorf("op %d succeeded without its barrier", i)
+		}
+	}
+}

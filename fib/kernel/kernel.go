@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -94,6 +95,10 @@ type Kernel struct {
 	seq     uint32
 	window  int
 
+	// replyTimeout is the wait for a barrier's acknowledgement, which
+	// tests shorten.
+	replyTimeout time.Duration
+
 	// queryMu serialises dumps and lookups on the query socket.
 	queryMu sync.Mutex
 	query   *netlink.Conn
@@ -167,11 +172,12 @@ func flowControl(size int, t transport) (int, int) {
 func newKernel(cfg Config, apply transport, query *netlink.Conn) *Kernel {
 	cfg = cfg.withDefaults()
 	k := &Kernel{
-		cfg:    cfg,
-		window: 1,
-		apply:  apply,
-		buf:    make([]byte, 0, cfg.MaxBatchBytes+maxMessageBytes),
-		query:  query,
+		cfg:          cfg,
+		window:       1,
+		replyTimeout: replyTimeout,
+		apply:        apply,
+		buf:          make([]byte, 0, cfg.MaxBatchBytes+maxMessageBytes),
+		query:        query,
 	}
 	k.links.list = k.listLinks
 

@@ -27,7 +27,12 @@ func (r *applyRun) readBatches() error {
 
 	for b := range r.batches {
 		for !r.barrierSeen(b.barrier) {
-			if err := r.receive(); err != nil {
+			err := r.receive()
+			if err != nil && isTimeout(err) && r.ctx.Err() == nil {
+				return fmt.Errorf("wait for the acknowledgement of barrier %d: %w", b.barrier, err)
+			}
+
+			if err != nil {
 				return err
 			}
 		}
