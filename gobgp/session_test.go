@@ -33,31 +33,27 @@ func newFakeBackend(t testing.TB) *fakeBackend {
 }
 
 func (b *fakeBackend) watch(ctx context.Context, req *api.WatchEventRequest, fn func(*api.WatchEventResponse)) error {
+	if req.GetPeer() != nil {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-b.peerC:
+				fn(&api.WatchEventResponse{Event: &api.WatchEventResponse_Peer{Peer: ev}})
+			}
+		}
+	}
+
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case paths, ok := <-b.table:
-			if req.GetTable() == nil {
-				// Not this stream's event: put it back for the other.
-				go func() { b.table <- paths }()
-
-				continue
-			}
-
 			if !ok {
 				return errors.New("table stream closed")
 			}
 
 			fn(&api.WatchEventResponse{Event: &api.WatchEventResponse_Table{Table: &api.WatchEventResponse_TableEvent{Paths: paths}}})
-		case ev := <-b.peerC:
-			if req.GetPeer() == nil {
-				go func() { b.peerC <- ev }()
-
-				continue
-			}
-
-			fn(&api.WatchEventResponse{Event: &api.WatchEventResponse_Peer{Peer: ev}})
 		}
 	}
 }

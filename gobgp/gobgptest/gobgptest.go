@@ -11,7 +11,9 @@ package gobgptest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -288,4 +290,29 @@ func NewPath(prefix netip.Prefix, nexthop netip.Addr) (*api.Path, error) {
 	}
 
 	return &api.Path{Nlri: nlri, Pattrs: []*anypb.Any{origin, nh}, Family: fam}, nil
+}
+
+// Accepted returns the number of paths gobgpd accepted from all its
+// neighbors.
+func (g *Gobgpd) Accepted(ctx context.Context) (int, error) {
+	stream, err := g.Client.ListPeer(ctx, &api.ListPeerRequest{})
+	if err != nil {
+		return 0, err
+	}
+
+	total := 0
+	for {
+		r, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+
+		if err != nil {
+			return 0, err
+		}
+
+		for _, a := range r.GetPeer().GetAfiSafis() {
+			total += int(a.GetState().GetAccepted())
+		}
+	}
 }
