@@ -122,7 +122,7 @@ func TestListenInvalid(t *testing.T) {
 		{"tcp without tls", ListenConfig{TCPAddress: "127.0.0.1:0"}, "api.tcp.allow-insecure-loopback"},
 		{"insecure wildcard", ListenConfig{TCPAddress: "0.0.0.0:0", AllowInsecureLoopback: true}, "only on a loopback IP address"},
 		{"insecure name", ListenConfig{TCPAddress: "localhost:0", AllowInsecureLoopback: true}, "only on a loopback IP address"},
-		{"half tls", ListenConfig{TCPAddress: "127.0.0.1:0", CertFile: "c.pem"}, "api.tcp.key and api.tcp.client-ca missing"},
+		{"half tls", ListenConfig{TCPAddress: "127.0.0.1:0", CertFile: "c.pem"}, "missing api.tcp.key and api.tcp.client-ca"},
 		{"missing cert", ListenConfig{TCPAddress: "127.0.0.1:0", CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem"), ClientCAFile: filepath.Join(dir, "ca.pem")}, "load api.tcp.cert"},
 	}
 

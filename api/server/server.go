@@ -121,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 // FIB built some other way.
 func newServer(cfg Config, b backend) (*Server, error) {
 	if cfg.MaxBatch < 0 {
-		return nil, fmt.Errorf("create api server: invalid max batch %d: must be positive", cfg.MaxBatch)
+		return nil, fmt.Errorf("create api server: invalid max batch %d: must not be negative (0 means %d)", cfg.MaxBatch, DefaultMaxBatch)
 	}
 
 	if cfg.GracePeriod < 0 {

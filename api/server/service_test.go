@@ -435,3 +435,14 @@ func TestVerify(t *testing.T) {
 		t.Errorf("verify = %v, %v; want one difference", resp, err)
 	}
 }
+
+func TestListRoutesInvalidFilter(t *testing.T) {
+	h := newHarness(t, Config{})
+
+	stream, err := h.client.ListRoutes(testContext(t), &fibdv1.ListRoutesRequest{Filter: &fibdv1.RouteFilter{Prefix: "192.0.2.1/24"}})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+
+	checkInvalid(t, err, []string{"filter.prefix", "prefix 192.0.2.1/24 has host bits set; use 192.0.2.0/24"})
+}

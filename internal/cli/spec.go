@@ -50,7 +50,7 @@ func parseAddSpec(words []string) (routeSpec, error) {
 	}
 
 	if p.spec.route.Prefix == "" {
-		return routeSpec{}, fmt.Errorf("missing prefix")
+		return routeSpec{}, fmt.Errorf("missing prefix, such as 192.0.2.0/24")
 	}
 
 	return p.spec, nil
@@ -98,11 +98,11 @@ func (p *specParser) routeWord(w string) error {
 	r := p.spec.route
 	switch w {
 	case "table":
-		return p.uint(w, func(n uint32) { r.Table = &n })
+		return p.numberOnce(w, func(n uint32) { r.Table = &n })
 	case "metric", "priority", "preference":
-		return p.uint("metric", func(n uint32) { r.Metric = n })
+		return p.numberOnce("metric", func(n uint32) { r.Metric = n })
 	case "distance":
-		return p.uint(w, func(n uint32) { r.Distance = &n })
+		return p.numberOnce(w, func(n uint32) { r.Distance = &n })
 	case "type":
 		v, err := p.value(w)
 		if err != nil {
@@ -227,8 +227,8 @@ func (p *specParser) setType(name string) error {
 	return nil
 }
 
-// uint consumes the number after a route keyword that may appear once.
-func (p *specParser) uint(keyword string, set func(uint32)) error {
+// numberOnce consumes the number after a route keyword that may appear once.
+func (p *specParser) numberOnce(keyword string, set func(uint32)) error {
 	if p.seen[keyword] {
 		return fmt.Errorf("%s is given twice", keyword)
 	}
@@ -281,7 +281,7 @@ func parseKeySpec(words []string) (*fibdv1.RouteKey, string, error) {
 		var err error
 		switch w {
 		case "table":
-			err = p.uint(w, func(n uint32) { key.Table = &n })
+			err = p.numberOnce(w, func(n uint32) { key.Table = &n })
 		case "source":
 			source, err = p.value(w)
 		default:
@@ -298,7 +298,7 @@ func parseKeySpec(words []string) (*fibdv1.RouteKey, string, error) {
 	}
 
 	if key.Prefix == "" {
-		return nil, "", fmt.Errorf("missing prefix")
+		return nil, "", fmt.Errorf("missing prefix, such as 192.0.2.0/24")
 	}
 
 	return key, source, nil
@@ -317,7 +317,7 @@ func parseFilter(words []string) (*fibdv1.RouteFilter, error) {
 		var err error
 		switch w {
 		case "table":
-			err = p.uint(w, func(n uint32) { f.Table = n })
+			err = p.numberOnce(w, func(n uint32) { f.Table = n })
 		case "source":
 			f.Source, err = p.value(w)
 		case "prefix":
