@@ -506,3 +506,19 @@ func TestApplyBarrierTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyInvalidPrefix(t *testing.T) {
+	k, f := newTestKernel(t, Config{}, nil)
+	ops := []fib.Op{routeOp(fib.OpRouteCreate, netip.Prefix{}, fib.TableMain, 20, idV4a)}
+	if err := k.Apply(background(t), ops); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	if !errors.Is(ops[0].Err, syscall.EINVAL) {
+		t.Errorf("err = %v, want EINVAL", ops[0].Err)
+	}
+
+	if len(f.requests) != 1 {
+		t.Errorf("sent %d messages, want only the barrier", len(f.requests))
+	}
+}

@@ -8,9 +8,9 @@ import (
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
 )
 
-// TestNetnsBarrierOrder checks the kernel behaviour that Apply relies on:
-// in one sendmsg, a message without NLM_F_ACK that succeeds gets no reply,
-// each failure gets an error with its sequence number, and an NLMSG_NOOP
+// TestNetnsBarrierOrder checks the kernel behaviour that Apply relies on.
+// In one sendmsg, a message without NLM_F_ACK that succeeds gets no reply
+// and each failure gets an error with its sequence number. An NLMSG_NOOP
 // with NLM_F_ACK is acknowledged after all of them.
 func TestNetnsBarrierOrder(t *testing.T) {
 	l := newLab(t, Config{})

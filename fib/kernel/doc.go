@@ -16,9 +16,9 @@
 // # Batches and acknowledgements
 //
 // Apply encodes all its operations into large buffers and writes each
-// buffer on the socket with one sendmsg. It asks for no acknowledgement per
-// message: the kernel answers only the messages that fail, and each batch
-// ends with an NLMSG_NOOP that requests one. The kernel processes a sendmsg
+// buffer on the socket with one sendmsg. It requests no acknowledgement
+// per message: the kernel replies only to the messages that fail, and each
+// batch ends with an NLMSG_NOOP that requests one. The kernel processes a sendmsg
 // in order, so the barrier's acknowledgement follows every error of its
 // batch, and errors are matched to operations by sequence number. Config
 // AckEach requests an acknowledgement per message instead.

@@ -40,6 +40,10 @@ func (e *encoder) appendOp(b []byte, op *fib.Op, seq uint32, extra uint16) ([]by
 	h := nlmsg.Header{Seq: seq, Flags: nlmsg.NLM_F_REQUEST | extra}
 	switch op.Kind {
 	case fib.OpRouteCreate, fib.OpRouteReplace, fib.OpRouteDelete:
+		if !op.Route.Prefix.IsValid() {
+			return b, &OpError{Op: opName(op.Kind), Object: objectName(op), Errno: syscall.EINVAL, Message: "invalid prefix"}
+		}
+
 		return appendRouteOp(b, h, op.Kind, &op.Route, e.k.cfg.Protocol), nil
 	case fib.OpNexthopCreate, fib.OpNexthopReplace:
 		return e.appendNexthopOp(b, h, op)

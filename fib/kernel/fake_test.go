@@ -23,7 +23,7 @@ type request struct {
 	payload []byte
 }
 
-// fakeKernel is a transport that answers like the kernel: it calls handle
+// fakeKernel is a transport that replies like the kernel: it calls handle
 // for each message of a send, in order, and queues one NLMSG_ERROR for
 // every failure and every message with NLM_F_ACK. Errors echo only the
 // request header, as with NETLINK_CAP_ACK.
@@ -175,9 +175,10 @@ func appendHeader(b []byte, h nlmsg.Header) []byte {
 // fakeLinks is the link table that the fake query socket dumps.
 var fakeLinks = map[uint32]string{1: "lo", 2: "v0", 3: "v1"}
 
-// newFakeKernelKernel returns a Kernel over a fake kernel for requests and
-// an nltest socket for queries, which answers link dumps from fakeLinks
-// and passes other requests to query (nil answers nothing).
+// newTestKernel returns a Kernel over a fake kernel for requests and an
+// nltest socket for queries. The socket replies to link dumps with
+// fakeLinks and passes other requests to query; a nil query sends no
+// reply.
 func newTestKernel(t *testing.T, cfg Config, query nltest.Func) (*Kernel, *fakeKernel) {
 	t.Helper()
 

@@ -69,8 +69,8 @@ type ipNexthop struct {
 	} `json:"group"`
 }
 
-// ipRoutes returns fibd's routes of both families in all tables, as ip
-// sees them.
+// ipRoutes returns fibd's routes of both families in all tables, as
+// `ip -j route` prints them.
 func (l *lab) ipRoutes(t testing.TB) []ipRoute {
 	t.Helper()
 
