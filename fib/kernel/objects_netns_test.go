@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -335,5 +336,28 @@ func TestNetnsRecreatedDevice(t *testing.T) {
 
 	if n := l.ipNexthops(t)[uint32(idV4a)]; n.Dev != "v5" {
 		t.Errorf("nexthop after the device came back = %+v, want dev v5", n)
+	}
+}
+
+func TestNetnsDumpWideMultipath(t *testing.T) {
+	l := newLab(t, Config{})
+	args := []string{"route", "add", "203.0.113.0/24", "proto", "static"}
+	for i := range 200 {
+		args = append(args, "nexthop", "via", "198.51.100."+strconv.Itoa(2+i), "dev", "v0")
+	}
+
+	l.ns.IP(args...)
+
+	routes, err := l.k.DumpRoutes(testContext(t), nlmsg.AF_INET, nlmsg.RTPROT_STATIC)
+	if err != nil {
+		t.Fatalf("dump routes: %v", err)
+	}
+
+	if len(routes) != 1 || len(routes[0].Multipath) != 200 {
+		t.Fatalf("DumpRoutes = %d routes, want one with 200 paths", len(routes))
+	}
+
+	if gw := routes[0].Multipath[199].Gateway; gw != netip.MustParseAddr("198.51.100.201") {
+		t.Errorf("path 200 gateway = %s, want 198.51.100.201", gw)
 	}
 }
