@@ -118,7 +118,7 @@ func TestParseErrorMalformed(t *testing.T) {
 		t.Errorf("ParseError of 19 bytes = %v, want ErrTruncated", err)
 	}
 
-	// The echoed request is cut short although the flags say it is there.
+	// The flags announce an echoed request, but it is cut short.
 	_, err := ParseErrorMessage(Header{Flags: NLM_F_ACK_TLVS}, kernelErrorPayload[:40])
 	checkError(t, err, "echoed request of 36 bytes, 20 bytes left")
 

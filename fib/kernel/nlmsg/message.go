@@ -111,10 +111,10 @@ type Error struct {
 // decode as known NLMSGERR_ATTR_* attributes, and else skips the echoed
 // payload first. Use ParseErrorMessage when the header is at hand.
 //
-// NOTE: The inference fails only for an echoed request whose payload itself
-// decodes as NLMSGERR_ATTR_* attributes. An rtmsg or nhmsg never does,
-// because its first two bytes (family and prefix length or scope) are not a
-// valid attribute header for them.
+// NOTE: The inference misreads an echoed request whose payload happens to
+// decode as NLMSGERR_ATTR_* attributes, such as an AF_INET6 nhmsg with an
+// nh_protocol of 1 to 6. Most rtmsg and nhmsg headers do not, because their
+// first four bytes make no valid attribute header of those types.
 func ParseError(payload []byte) (Error, error) {
 	e, rest, err := parseErrorHead(payload)
 	if err != nil {
