@@ -63,7 +63,10 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	}
 	k.seq += uint32(len(ops))
 
+	start := time.Now()
 	err := run.execute()
+	run.stats.Applies++
+	run.stats.ApplyTime += time.Since(start)
 	k.stats.add(&run.stats)
 
 	return err

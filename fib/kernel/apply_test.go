@@ -222,8 +222,8 @@ func TestApplyErrors(t *testing.T) {
 		t.Errorf("Stats().Errors = %v, want one EEXIST and one ENOENT", stats.Errors)
 	}
 
-	if stats.Ops["route-create"] != 1 || stats.Batches != 1 {
-		t.Errorf("Stats() = %+v, want one route-create in one batch", stats)
+	if stats.Ops["route-create"] != 1 || stats.Batches != 1 || stats.Applies != 1 || stats.ApplyTime <= 0 {
+		t.Errorf("Stats() = %+v, want one route-create in one batch of one Apply", stats)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Stats counts the requests a Kernel sent and their outcomes since Open.
@@ -18,6 +19,11 @@ type Stats struct {
 
 	// Batches counts sendmsg calls of requests.
 	Batches uint64
+
+	// Applies counts Apply calls with at least one op, and ApplyTime is
+	// their total duration, from the first encoded op to the last reply.
+	Applies   uint64
+	ApplyTime time.Duration
 
 	// SocketErrors counts Apply calls that failed because the socket did.
 	SocketErrors uint64
@@ -66,5 +72,7 @@ func (s *Stats) add(o *Stats) {
 	}
 
 	s.Batches += o.Batches
+	s.Applies += o.Applies
+	s.ApplyTime += o.ApplyTime
 	s.SocketErrors += o.SocketErrors
 }
