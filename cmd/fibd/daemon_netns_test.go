@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -440,5 +441,54 @@ func checkMetrics(t *testing.T, ns *netnstest.NS, want []string) {
 		if !strings.Contains(string(out), "\n"+line+"\n") {
 			t.Errorf("metrics lack %s", line)
 		}
+	}
+}
+
+func TestDaemonBGP(t *testing.T) {
+	netnstest.Privileged(t)
+
+	dir := t.TempDir()
+	ns := netnstest.New(t)
+	peer := netnstest.New(t)
+	ns.Veth("up0", peer, "down0")
+	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
+	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+
+	h := &fibdHarness{
+		t:      t,
+		ns:     ns,
+		bin:    buildFibd(t, dir),
+		config: filepath.Join(dir, "fibd.yaml"),
+		socket: filepath.Join(dir, "fibd.sock"),
+	}
+
+	// The neighbor does not answer, so the session never comes up and the
+	// convergence timeout declares BGP converged.
+	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: ""}
+api: {socket: %s}
+metrics: {address: "127.0.0.1:9342"}
+gobgp: {convergence-timeout: 1s}
+bgp:
+  global:
+    config: {as: 64512, router-id: 192.0.2.1}
+  neighbors:
+    - config: {neighbor-address: %s, peer-as: 64513}
+`, h.socket, testGateway))
+
+	p := h.start()
+
+	waitFor(t, "BGP to declare convergence", 10*time.Second, func() bool {
+		return regexp.MustCompile(`bgp converged +true`).MatchString(h.mustClient("status"))
+	})
+
+	status := h.mustClient("status")
+	if !strings.Contains(status, "0 established of 1") {
+		t.Errorf("fibd status lacks the BGP peer count:\n%s", status)
+	}
+
+	checkMetrics(t, ns, []string{`fibd_bgp_converged 1`})
+
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, p.out)
 	}
 }
