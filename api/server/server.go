@@ -177,8 +177,9 @@ func (s *Server) Register(gs *grpc.Server) {
 }
 
 // Shutdown marks the service as not serving in the health service and
-// stops the grace timers of ended sessions, keeping their routes: fibd is
-// exiting, and what happens to its routes then is the daemon's choice.
+// stops the grace timers of ended sessions, keeping their routes. Sessions
+// that end after Shutdown keep their routes too. fibd is exiting, and what
+// happens to its routes then is the daemon's choice.
 func (s *Server) Shutdown() {
 	s.health.Shutdown()
 	s.sessions.stop()

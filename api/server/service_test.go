@@ -446,3 +446,37 @@ func TestListRoutesInvalidFilter(t *testing.T) {
 
 	checkInvalid(t, err, []string{"filter.prefix", "prefix 192.0.2.1/24 has host bits set; use 192.0.2.0/24"})
 }
+
+func TestSessionShutdownKeeps(t *testing.T) {
+	const grace = 50 * time.Millisecond
+	h := newHarness(t, Config{GracePeriod: grace})
+
+	stream, _, cancel := h.openSession(t, "ctl", true)
+	sessionAdd(t, stream, 1, unicast("192.0.2.0/24", "198.51.100.2"))
+
+	// fibd exits: the session ends after Shutdown, and no grace timer
+	// withdraws its routes while the daemon stops.
+	h.server.Shutdown()
+	cancel()
+	waitSessionGone(t, h, "ctl")
+	time.Sleep(4 * grace)
+
+	if n := len(h.snapshot()); n != 1 {
+		t.Errorf("FIB has %d keys after shutdown, want 1", n)
+	}
+}
+
+func waitSessionGone(t *testing.T, h *harness, source string) {
+	t.Helper()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(h.server.sessions.list()) == 0 {
+			return
+		}
+
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	t.Fatalf("session of %s still listed", source)
+}

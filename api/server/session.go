@@ -194,6 +194,7 @@ type sessions struct {
 
 	mu       sync.Mutex
 	bySource map[string]*session
+	stopped  bool // no grace timers start after stop
 }
 
 // session is one source's entry: open, or ended and waiting out the grace
@@ -241,9 +242,9 @@ func (ss *sessions) close(sess *session) {
 	defer ss.mu.Unlock()
 
 	sess.open = false
-	if !sess.bound {
+	if !sess.bound || ss.stopped {
 		delete(ss.bySource, sess.source)
-		ss.log.Info("session ended", "source", sess.source, "bound", false)
+		ss.log.Info("session ended", "source", sess.source, "bound", sess.bound)
 
 		return
 	}
@@ -269,10 +270,13 @@ func (ss *sessions) expire(sess *session) {
 	ss.log.Info("grace period ended, routes withdrawn", "source", sess.source, "routes", n)
 }
 
-// stop stops every grace timer and keeps the routes.
+// stop stops every grace timer and keeps the routes, also of the sessions
+// that end after it.
 func (ss *sessions) stop() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+
+	ss.stopped = true
 
 	for source, sess := range ss.bySource {
 		if sess.timer != nil {
