@@ -40,13 +40,14 @@ func (d *daemon) metricSources() metrics.Sources {
 }
 
 // kernelStats converts the kernel's counters for the collector.
-//
-// TODO: the kernel package does not time its batches, so
-// fibd_kernel_batch_duration_seconds is not exported.
 func kernelStats(s kernel.Stats) metrics.KernelStats {
 	out := metrics.KernelStats{
-		Operations: s.Ops,
-		Errors:     make(map[string]uint64, len(s.Errors)),
+		Operations:   s.Ops,
+		Errors:       make(map[string]uint64, len(s.Errors)),
+		Batches:      s.Batches,
+		SocketErrors: s.SocketErrors,
+		Applies:      s.Applies,
+		ApplySeconds: s.ApplyTime.Seconds(),
 	}
 
 	for errno, n := range s.Errors {

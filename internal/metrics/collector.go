@@ -51,18 +51,16 @@ type KernelStats struct {
 	// Errors counts failed operations by errno name, such as "EEXIST".
 	Errors map[string]uint64
 
-	// BatchLatency is the distribution of the time one Apply call takes;
-	// nil when the dataplane does not measure it.
-	BatchLatency *Histogram
-}
+	// Batches counts sendmsg calls of requests.
+	Batches uint64
 
-// Histogram is a cumulative histogram in Prometheus form.
-type Histogram struct {
-	Count uint64
-	Sum   float64 // seconds
+	// SocketErrors counts batches that failed because the socket did.
+	SocketErrors uint64
 
-	// Buckets maps upper bounds in seconds to cumulative counts.
-	Buckets map[float64]uint64
+	// Applies counts the batches of operations the FIB handed over, and
+	// ApplySeconds is their total duration.
+	Applies      uint64
+	ApplySeconds float64
 }
 
 // SyncStatus is the state of the kernel monitor.
@@ -124,7 +122,9 @@ var (
 	descPending          = desc("fib_pending_operations", "Changes waiting to be programmed.")
 	descKernelOps        = desc("kernel_operations_total", "Netlink operations by kind.", "op")
 	descKernelErrors     = desc("kernel_errors_total", "Failed netlink operations by errno.", "errno")
-	descBatchLatency     = desc("kernel_batch_duration_seconds", "Time one batch of netlink operations takes.")
+	descApply            = desc("kernel_apply_duration_seconds", "Time spent programming batches of operations into the kernel.")
+	descSendBatches      = desc("kernel_sendmsg_batches_total", "sendmsg calls of netlink requests.")
+	descSocketErrors     = desc("kernel_socket_errors_total", "Batches that failed because the netlink socket did.")
 	descSyncState        = desc("sync_state", "State of the kernel monitor: 1 for the current state.", "state")
 	descSyncEvents       = desc("sync_events_total", "Kernel notifications the monitor received.")
 	descOverruns         = desc("sync_overruns_total", "Times kernel notifications were lost, such as on ENOBUFS.")
@@ -141,7 +141,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descRoutes, descSourceCandidates, descInstalled, descFailed,
 		descUnresolved, descNexthops, descGroups, descFIBOps, descFIBOpErrors, descPending,
-		descKernelOps, descKernelErrors, descBatchLatency, descSyncState, descSyncEvents,
+		descKernelOps, descKernelErrors, descApply, descSendBatches, descSocketErrors, descSyncState, descSyncEvents,
 		descOverruns, descResyncs, descRepairs, descConflicts, descPeers, descPeerReceived, descBGPConverged,
 	} {
 		ch <- d
@@ -233,9 +233,11 @@ func collectKernel(ch chan<- prometheus.Metric, s KernelStats) {
 		counter(ch, descKernelErrors, n, errno)
 	}
 
-	if h := s.BatchLatency; h != nil {
-		ch <- prometheus.MustNewConstHistogram(descBatchLatency, h.Count, h.Sum, h.Buckets)
-	}
+	// TODO: the kernel counts only calls and their total time, so the
+	// summary has no quantiles and no per-batch distribution.
+	ch <- prometheus.MustNewConstSummary(descApply, s.Applies, s.ApplySeconds, nil)
+	counter(ch, descSendBatches, s.Batches)
+	counter(ch, descSocketErrors, s.SocketErrors)
 }
 
 func collectSync(ch chan<- prometheus.Metric, s SyncStatus) {

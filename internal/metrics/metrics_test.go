@@ -41,12 +41,12 @@ func fakeSources() Sources {
 		},
 		Kernel: func() KernelStats {
 			return KernelStats{
-				Operations: map[string]uint64{"route-create": 30, "nexthop-create": 10},
-				Errors:     map[string]uint64{"EEXIST": 2},
-				BatchLatency: &Histogram{
-					Count: 3, Sum: 0.012,
-					Buckets: map[float64]uint64{0.001: 1, 0.01: 3},
-				},
+				Operations:   map[string]uint64{"route-create": 30, "nexthop-create": 10},
+				Errors:       map[string]uint64{"EEXIST": 2},
+				Batches:      7,
+				SocketErrors: 1,
+				Applies:      3,
+				ApplySeconds: 0.012,
 			}
 		},
 		Sync: func() SyncStatus {
@@ -97,8 +97,10 @@ func TestCollectorSeries(t *testing.T) {
 		`fibd_fib_pending_operations 5`,
 		`fibd_kernel_operations_total{op="route-create"} 30`,
 		`fibd_kernel_errors_total{errno="EEXIST"} 2`,
-		`fibd_kernel_batch_duration_seconds_bucket{le="0.01"} 3`,
-		`fibd_kernel_batch_duration_seconds_count 3`,
+		`fibd_kernel_apply_duration_seconds_sum 0.012`,
+		`fibd_kernel_apply_duration_seconds_count 3`,
+		`fibd_kernel_sendmsg_batches_total 7`,
+		`fibd_kernel_socket_errors_total 1`,
 		`fibd_sync_state{state="in-sync"} 1`,
 		`fibd_sync_state{state="resyncing"} 0`,
 		`fibd_sync_events_total 100`,
