@@ -100,7 +100,7 @@ type FIB struct {
 
 	mu      sync.Mutex
 	store   entries
-	index   map[Key]int32
+	index   map[compactKey]int32
 	sets    map[string]*requested
 	hops    map[nexthop.Hop]resolution
 	gen     uint64 // resolution generation
@@ -153,7 +153,7 @@ func New(cfg Config) (*FIB, error) {
 		cfg:        cfg,
 		dp:         cfg.Dataplane,
 		table:      table,
-		index:      make(map[Key]int32),
+		index:      make(map[compactKey]int32),
 		sets:       make(map[string]*requested),
 		hops:       make(map[nexthop.Hop]resolution),
 		unresolved: make(map[int32]struct{}),
@@ -216,7 +216,7 @@ func (f *FIB) Withdraw(source string, keys []Key) {
 	f.seq++
 	for _, k := range keys {
 		k.Prefix = k.Prefix.Masked()
-		if i, ok := f.index[k]; ok {
+		if i, ok := f.index[compactOf(k)]; ok {
 			f.withdrawLocked(i, source)
 		}
 	}
@@ -289,7 +289,7 @@ func (f *FIB) Lookup(key Key) (RouteState, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
-	i, ok := f.index[key]
+	i, ok := f.index[compactOf(key)]
 	if !ok {
 		return RouteState{}, false
 	}

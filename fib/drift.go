@@ -34,7 +34,7 @@ func (f *FIB) Reconcile(s Snapshot) {
 func (f *FIB) RouteGone(r KernelRoute) {
 	f.enqueue(func() {
 		k := Key{Table: r.Table, Prefix: r.Prefix.Masked()}
-		i, ok := f.index[k]
+		i, ok := f.index[compactOf(k)]
 		if !ok {
 			return
 		}
@@ -122,13 +122,13 @@ func (f *FIB) reconcileLocked(s Snapshot) {
 // compareInstalledLocked checks the route the FIB took as installed for a
 // key against the kernel's and consumes the kernel's from the map.
 func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelRoute) {
-	routes := kernel[e.key]
+	routes := kernel[e.key()]
 	for n, r := range routes {
 		if r.Metric != e.inst.metric {
 			continue
 		}
 
-		kernel[e.key] = append(routes[:n:n], routes[n+1:]...)
+		kernel[e.key()] = append(routes[:n:n], routes[n+1:]...)
 		if r.Type == e.inst.typ && r.Nexthop == e.inst.nexthop {
 			return
 		}
@@ -150,13 +150,13 @@ func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelR
 // adoptLocked takes a kernel route of fibd's protocol that the FIB does not
 // have as installed.
 func (f *FIB) adoptLocked(k Key, r KernelRoute) {
-	i, ok := f.index[k]
+	i, ok := f.index[compactOf(k)]
 	if !ok {
 		i = f.store.alloc()
 		e := f.store.at(i)
-		e.key = k
+		e.ck = compactOf(k)
 		e.flags = flagUsed
-		f.index[k] = i
+		f.index[compactOf(k)] = i
 	}
 
 	e := f.store.at(i)

@@ -19,13 +19,13 @@ func canonical(s nexthop.Set) nexthop.Set {
 // canonical next-hop set.
 func (f *FIB) offerLocked(r Route, setKey []byte) {
 	k := r.Key()
-	i, ok := f.index[k]
+	i, ok := f.index[compactOf(k)]
 	if !ok {
 		i = f.store.alloc()
 		e := f.store.at(i)
-		e.key = k
+		e.ck = compactOf(k)
 		e.flags = flagUsed
-		f.index[k] = i
+		f.index[compactOf(k)] = i
 	}
 
 	e := f.store.at(i)
@@ -34,9 +34,12 @@ func (f *FIB) offerLocked(r Route, setKey []byte) {
 		c.set = f.internLocked(r.NextHops, setKey)
 	}
 
-	f.countLocked(e, -1)
+	selected := e.hasFirst
 	old, had := e.put(c)
-	f.countLocked(e, 1)
+	if !had {
+		// A new candidate; replacing a source's candidate changes no count.
+		f.countCandidateLocked(e, c.source, selected, 1)
+	}
 
 	if had {
 		f.unrefSetLocked(old.set)
@@ -53,13 +56,12 @@ func (f *FIB) offerLocked(r Route, setKey []byte) {
 // reports whether there was one.
 func (f *FIB) withdrawLocked(i int32, source string) bool {
 	e := f.store.at(i)
-	f.countLocked(e, -1)
 	old, had := e.remove(source)
-	f.countLocked(e, 1)
-
 	if !had {
 		return false
 	}
+
+	f.countCandidateLocked(e, source, e.hasFirst, -1)
 
 	f.unrefSetLocked(old.set)
 	f.markDirtyLocked(i)
@@ -178,7 +180,7 @@ func (f *FIB) markUnresolvedLocked() {
 // hops are copies.
 func (f *FIB) stateLocked(e *entry) RouteState {
 	s := RouteState{
-		Key:        e.key,
+		Key:        e.key(),
 		Err:        e.err,
 		Unresolved: e.flags&flagUnresolved != 0,
 		Conflict:   e.flags&flagConflict != 0,
@@ -186,7 +188,7 @@ func (f *FIB) stateLocked(e *entry) RouteState {
 	}
 
 	e.candidates(func(c *candidate) bool {
-		r := Route{Prefix: e.key.Prefix, Table: e.key.Table, Metric: c.metric, Type: c.typ, Source: c.source, Distance: c.distance}
+		r := Route{Prefix: s.Key.Prefix, Table: s.Key.Table, Metric: c.metric, Type: c.typ, Source: c.source, Distance: c.distance}
 		if c.set != nil {
 			r.NextHops = c.set.set.Canonical()
 		}
@@ -197,7 +199,7 @@ func (f *FIB) stateLocked(e *entry) RouteState {
 	})
 
 	if e.inst.ok {
-		r := e.inst.route(e.key)
+		r := e.inst.route(e.key())
 		s.Installed = &r
 	}
 
@@ -205,15 +207,15 @@ func (f *FIB) stateLocked(e *entry) RouteState {
 }
 
 func (f *FIB) matchLocked(e *entry, filter Filter) bool {
-	if filter.Table != 0 && e.key.Table != filter.Table {
+	if filter.Table != 0 && e.ck.table != filter.Table {
 		return false
 	}
 
-	if filter.Prefix.IsValid() && e.key.Prefix != filter.Prefix.Masked() {
+	if filter.Prefix.IsValid() && e.key().Prefix != filter.Prefix.Masked() {
 		return false
 	}
 
-	if filter.Family != 0 && nexthop.FamilyOf(e.key.Prefix.Addr()) != filter.Family {
+	if filter.Family != 0 && e.ck.family() != filter.Family {
 		return false
 	}
 
@@ -235,7 +237,7 @@ func (f *FIB) matchLocked(e *entry, filter Filter) bool {
 // order.
 func (f *FIB) sortedLocked(filter Filter) []int32 {
 	if filter.Prefix.IsValid() && filter.Table != 0 {
-		i, ok := f.index[Key{Table: filter.Table, Prefix: filter.Prefix.Masked()}]
+		i, ok := f.index[compactOf(Key{Table: filter.Table, Prefix: filter.Prefix.Masked()})]
 		if !ok || !f.matchLocked(f.store.at(i), filter) {
 			return nil
 		}
@@ -251,7 +253,7 @@ func (f *FIB) sortedLocked(filter Filter) []int32 {
 	})
 
 	slices.SortFunc(out, func(a, b int32) int {
-		return compareKeys(f.store.at(a).key, f.store.at(b).key)
+		return compareKeys(f.store.at(a).key(), f.store.at(b).key())
 	})
 
 	return out

@@ -88,7 +88,7 @@ func (f *FIB) planEntryLocked(i int32, e *entry) plan {
 	}
 
 	var rerr *resolveError
-	p.reason = fmt.Errorf("program route %s: %w", e.key, err)
+	p.reason = fmt.Errorf("program route %s: %w", e.key(), err)
 	p.unres = errors.Is(err, nexthop.ErrNoLiveHop) || errors.As(err, &rerr)
 
 	switch {
@@ -131,7 +131,7 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	var deleteOwners []routeOp
 	for k, op := range ops {
 		if old, moved := f.recordProgramLocked(owners[k].plan, op); moved {
-			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key)})
+			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key())})
 			deleteOwners = append(deleteOwners, routeOp{old: old})
 		}
 	}
@@ -139,7 +139,7 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	for k := range plans {
 		p := &plans[k]
 		if p.action == actionRemove {
-			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: f.store.at(p.idx).inst.route(f.store.at(p.idx).key)})
+			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: f.store.at(p.idx).inst.route(f.store.at(p.idx).key())})
 			deleteOwners = append(deleteOwners, routeOp{plan: p})
 		}
 	}
@@ -185,7 +185,7 @@ func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
 				err = errors.New("not created yet")
 			}
 
-			err = fmt.Errorf("program route %s: nexthop %d is not installed: %w", e.key, p.ref.ID(), err)
+			err = fmt.Errorf("program route %s: nexthop %d is not installed: %w", e.key(), p.ref.ID(), err)
 			f.recordErrorLocked(err)
 			f.failLocked(p, e, err, false)
 
@@ -195,7 +195,7 @@ func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
 		want.nexthop = p.ref.ID()
 	}
 
-	r := want.route(e.key)
+	r := want.route(e.key())
 	switch {
 	case !e.inst.ok || e.inst.metric != want.metric:
 		// A route fibd does not know as its own is created exclusively,
@@ -216,9 +216,9 @@ func (f *FIB) recordProgramLocked(p *plan, op Op) (installed, bool) {
 	e := f.store.at(p.idx)
 	if op.Err != nil {
 		conflict := op.Kind == OpRouteCreate && errors.Is(op.Err, fs.ErrExist)
-		err := fmt.Errorf("program route %s metric %d: %w", e.key, op.Route.Metric, op.Err)
+		err := fmt.Errorf("program route %s metric %d: %w", e.key(), op.Route.Metric, op.Err)
 		if conflict {
-			err = fmt.Errorf("create route %s metric %d: the route exists with another owner and is left unchanged: %w", e.key, op.Route.Metric, op.Err)
+			err = fmt.Errorf("create route %s metric %d: the route exists with another owner and is left unchanged: %w", e.key(), op.Route.Metric, op.Err)
 		}
 
 		f.failLocked(p, e, err, conflict)
@@ -238,7 +238,7 @@ func (f *FIB) recordDeleteLocked(o routeOp, op Op) {
 	case o.plan != nil:
 		e := f.store.at(o.plan.idx)
 		if op.Err != nil {
-			f.failLocked(&plan{idx: o.plan.idx}, e, fmt.Errorf("delete route %s metric %d: %w", e.key, op.Route.Metric, op.Err), false)
+			f.failLocked(&plan{idx: o.plan.idx}, e, fmt.Errorf("delete route %s metric %d: %w", e.key(), op.Route.Metric, op.Err), false)
 
 			return
 		}

@@ -39,8 +39,8 @@ func (f *FIB) countLocked(e *entry, d int) {
 	c := &f.count
 	if e.hasFirst {
 		c.routes += d
-		addCount(c.tables, e.key.Table, d)
-		addCount(c.families, nexthop.FamilyOf(e.key.Prefix.Addr()), d)
+		addCount(c.tables, e.ck.table, d)
+		addCount(c.families, e.ck.family(), d)
 	}
 
 	e.candidates(func(cand *candidate) bool {
@@ -63,6 +63,22 @@ func (f *FIB) countLocked(e *entry, d int) {
 	if e.flags&flagConflict != 0 {
 		c.conflicts += d
 	}
+}
+
+// countCandidateLocked counts a candidate of source added (d = 1) to or
+// removed (d = -1) from e. selected tells whether e has a selected
+// candidate without that one, so that the key itself counts only when
+// that changes.
+func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int) {
+	c := &f.count
+	addCount(c.sources, source, d)
+	if selected {
+		return
+	}
+
+	c.routes += d
+	addCount(c.tables, e.ck.table, d)
+	addCount(c.families, e.ck.family(), d)
 }
 
 func addCount[K comparable](m map[K]int, k K, d int) {

@@ -413,6 +413,10 @@ func (t *Table) anyLive(s Set) bool {
 // parameters. One hop alone forwards the same whatever its weight, so a
 // single object equals a one-member non-resilient set.
 func (t *Table) forwardsLike(o *object, s Set) bool {
+	if t.sameBase(o, s) {
+		return true
+	}
+
 	got, res, ok := t.forwarding(o)
 	if !ok {
 		return false
@@ -434,6 +438,27 @@ func (t *Table) forwardsLike(o *object, s Set) bool {
 	}
 
 	return slices.Equal(got, want)
+}
+
+// sameBase reports without allocating whether o serves exactly s: a hop
+// object for a one-hop set, or a group whose set is s. Its content is then
+// the live members of s.
+func (t *Table) sameBase(o *object, s Set) bool {
+	if o.single {
+		return len(s.Members) == 1 && s.Resilient == nil && s.Members[0].Hop == o.hop
+	}
+
+	if o.opaque || len(o.base.Members) != len(s.Members) || !sameResilient(o.base.Resilient, s.Resilient) {
+		return false
+	}
+
+	for i, m := range s.Members {
+		if o.base.Members[i] != m {
+			return false
+		}
+	}
+
+	return true
 }
 
 // forwarding returns the hops and weights that o's content forwards to.
