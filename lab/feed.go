@@ -17,9 +17,10 @@ import (
 const feedBatch = 2000
 
 // Feed announces networks from a gobgpd through its gRPC API at address
-// (for example "unix:///tmp/up1.sock"), each with AS_PATH [localAS origin]
-// and the given next hop. It returns once gobgpd has taken every path.
-func Feed(ctx context.Context, address string, networks []Network, localAS uint32, nextHop netip.Addr) error {
+// (for example "unix:///tmp/up1.sock"), each with AS_PATH [origin] and the
+// given next hop; gobgpd prepends its own AS when it exports them over
+// eBGP. It returns once gobgpd has taken every path.
+func Feed(ctx context.Context, address string, networks []Network, nextHop netip.Addr) error {
 	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("connect to gobgpd at %s: %w", address, err)
@@ -43,7 +44,7 @@ func Feed(ctx context.Context, address string, networks []Network, localAS uint3
 
 	paths := make([]*api.Path, 0, feedBatch)
 	for i, n := range networks {
-		path, err := newPath(n, localAS, origin, hop, nextHop)
+		path, err := newPath(n, origin, hop, nextHop)
 		if err != nil {
 			return err
 		}
@@ -83,7 +84,7 @@ func nextHopAttribute(nextHop netip.Addr) (*anypb.Any, error) {
 	return hop, nil
 }
 
-func newPath(n Network, localAS uint32, origin, hop *anypb.Any, nextHop netip.Addr) (*api.Path, error) {
+func newPath(n Network, origin, hop *anypb.Any, nextHop netip.Addr) (*api.Path, error) {
 	prefix := &api.IPAddressPrefix{PrefixLen: uint32(n.Prefix.Bits()), Prefix: n.Prefix.Addr().String()}
 	nlri, err := anypb.New(prefix)
 	if err != nil {
@@ -92,7 +93,7 @@ func newPath(n Network, localAS uint32, origin, hop *anypb.Any, nextHop netip.Ad
 
 	asPath, err := anypb.New(&api.AsPathAttribute{Segments: []*api.AsSegment{{
 		Type:    api.AsSegment_AS_SEQUENCE,
-		Numbers: []uint32{localAS, n.OriginAS},
+		Numbers: []uint32{n.OriginAS},
 	}}})
 	if err != nil {
 		return nil, fmt.Errorf("encode AS path of %s: %w", n.Prefix, err)

@@ -89,9 +89,9 @@ func (l *Lab) announce(ctx context.Context) error {
 	errs := make(chan error, len(l.peers))
 	for _, p := range l.peers {
 		go func() {
-			err := Feed(ctx, "unix://"+p.socket, l.v4, p.as, p.v4)
+			err := Feed(ctx, "unix://"+p.socket, l.v4, p.v4)
 			if err == nil && len(l.v6) > 0 {
-				err = Feed(ctx, "unix://"+p.socket, l.v6, p.as, p.v6)
+				err = Feed(ctx, "unix://"+p.socket, l.v6, p.v6)
 			}
 
 			errs <- err

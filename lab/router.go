@@ -2,7 +2,9 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +99,37 @@ func (r *router) status(ctx context.Context) (*fibdv1.StatusResponse, error) {
 	defer cancel()
 
 	return r.client.Status(ctx, &fibdv1.StatusRequest{})
+}
+
+// multipathRoutes returns the number of routes whose group has one member
+// per upstream, from fibd's nexthop listing (a few objects, cheap to read
+// every second even with a full table).
+func (r *router) multipathRoutes(ctx context.Context, peers int) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+
+	stream, err := r.client.ListNexthops(ctx, &fibdv1.ListNexthopsRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("list fibd nexthops: %w", err)
+	}
+
+	var routes uint64
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return routes, nil
+		}
+
+		if err != nil {
+			return 0, fmt.Errorf("list fibd nexthops: %w", err)
+		}
+
+		for _, nh := range resp.Nexthops {
+			if len(nh.Group) == peers {
+				routes += uint64(nh.RouteRefs)
+			}
+		}
+	}
 }
 
 // peakRSS returns fibd's peak resident set size in KiB, read from /proc.

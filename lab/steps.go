@@ -91,7 +91,12 @@ func every(all []Network, n int) []Network {
 	return out
 }
 
-// prepare builds fibd, gobgpd and gobgp from this module unless Options
+// gobgpVersion is the GoBGP release whose gobgpd and gobgp the lab runs:
+// the one fibd embeds.
+const gobgpVersion = "v3.37.0"
+
+// prepare builds fibd from this module, and installs gobgpd and gobgp with
+// `go install` (which resolves GoBGP's own dependencies), unless Options
 // names the binaries.
 func (l *Lab) prepare(ctx context.Context, _ *Summary) error {
 	dir, err := l.workDir()
@@ -101,12 +106,12 @@ func (l *Lab) prepare(ctx context.Context, _ *Summary) error {
 
 	builds := []struct {
 		target *string
-		pkg    string
+		args   []string
 		name   string
 	}{
-		{&l.opts.Fibd, "github.com/fibd/fibd/cmd/fibd", "fibd"},
-		{&l.opts.Gobgpd, "github.com/osrg/gobgp/v3/cmd/gobgpd", "gobgpd"},
-		{new(string), "github.com/osrg/gobgp/v3/cmd/gobgp", "gobgp"},
+		{&l.opts.Fibd, []string{"build", "-o", filepath.Join(dir, "fibd"), "github.com/fibd/fibd/cmd/fibd"}, "fibd"},
+		{&l.opts.Gobgpd, []string{"install", "github.com/osrg/gobgp/v3/cmd/gobgpd@" + gobgpVersion}, "gobgpd"},
+		{new(string), []string{"install", "github.com/osrg/gobgp/v3/cmd/gobgp@" + gobgpVersion}, "gobgp"},
 	}
 
 	for _, b := range builds {
@@ -114,20 +119,24 @@ func (l *Lab) prepare(ctx context.Context, _ *Summary) error {
 			continue
 		}
 
-		out := filepath.Join(dir, b.name)
 		l.printf("building %s\n", b.name)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, b.pkg)
+		cmd := exec.CommandContext(ctx, "go", b.args...)
+		cmd.Env = append(os.Environ(), "GOBIN="+dir)
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %w: %s", b.pkg, err, msg)
+			return fmt.Errorf("go %s: %w: %s", strings.Join(b.args, " "), err, msg)
 		}
 
-		*b.target = out
+		*b.target = filepath.Join(dir, b.name)
 	}
 
 	return nil
 }
 
 func (l *Lab) converge(ctx context.Context, sum *Summary) error {
+	if err := l.waitSessions(ctx); err != nil {
+		return err
+	}
+
 	want := uint64(len(l.v4) + len(l.v6))
 	start := time.Now()
 	fed := make(chan error, 1)
@@ -155,12 +164,17 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 				return fmt.Errorf("read fibd status: %w", err)
 			}
 
+			multipath, err := l.router.multipathRoutes(ctx, l.opts.Peers)
+			if err != nil {
+				return err
+			}
+
 			rate := float64(st.Installed-last) / now.Sub(lastAt).Seconds()
 			last, lastAt = st.Installed, now
-			l.printf("  %6.1fs  routes installed %d/%d  %8.0f routes/s  nexthops %d  groups %d  errors %d\n",
-				now.Sub(start).Seconds(), st.Installed, want, rate, st.Nexthops, st.Groups, st.OpErrors)
+			l.printf("  %6.1fs  routes installed %d/%d  %8.0f routes/s  over %d-way groups %d  nexthops %d  groups %d  errors %d\n",
+				now.Sub(start).Seconds(), st.Installed, want, rate, l.opts.Peers, multipath, st.Nexthops, st.Groups, st.OpErrors)
 
-			if st.Installed >= want && st.Pending == 0 && l.multipathDone(st.Groups) {
+			if st.Installed >= want && st.Pending == 0 && multipath >= want {
 				sum.Converged = time.Since(start)
 				sum.Rate = float64(want) / sum.Converged.Seconds()
 				sum.Nexthops, sum.Groups = int(st.Nexthops), int(st.Groups)
@@ -171,10 +185,33 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 	}
 }
 
-// multipathDone reports whether fibd has groups at all, a cheap hint that
-// the multipath sets have formed before the full kernel check.
-func (l *Lab) multipathDone(groups uint64) bool {
-	return groups > 0
+// waitSessions waits until fibd's BGP speaker has every session
+// established, so that convergence is timed from the first announcement
+// and not from the first connect retry.
+func (l *Lab) waitSessions(ctx context.Context) error {
+	want := fmt.Sprintf("%d established of %d", 2*l.opts.Peers, 2*l.opts.Peers)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := l.router.status(ctx)
+		if err != nil {
+			return fmt.Errorf("read fibd status: %w", err)
+		}
+
+		if st.Extra["bgp peers"] == want {
+			l.printf("sessions: %s\n", want)
+			return nil
+		}
+
+		if time.Now().After(deadline) {
+			return fmt.Errorf("BGP sessions not established after a minute: %q (see %s)", st.Extra["bgp peers"], filepath.Join(l.dir, "fibd.log"))
+		}
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // kernelNexthop is one entry of `ip -j nexthop`.
@@ -222,7 +259,12 @@ func routeNexthops() (map[uint32]int, int, error) {
 
 		scanner := bufio.NewScanner(out)
 		for scanner.Scan() {
-			fields := strings.Fields(scanner.Text())
+			line := scanner.Text()
+			if line == "" || line[0] == ' ' || line[0] == '\t' {
+				continue // a member line of a group, printed under its route
+			}
+
+			fields := strings.Fields(line)
 			total++
 			for i := 0; i+1 < len(fields); i++ {
 				if fields[i] == "nhid" {
