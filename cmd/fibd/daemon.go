@@ -59,6 +59,13 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.close()
 
 	if err := d.start(ctx); err != nil {
+		// A signal during start is a stop, not a failure.
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			d.log.Info("stopped during start", logging.Err(err))
+
+			return nil
+		}
+
 		return err
 	}
 

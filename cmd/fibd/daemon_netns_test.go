@@ -462,7 +462,7 @@ func TestDaemonBGP(t *testing.T) {
 		socket: filepath.Join(dir, "fibd.sock"),
 	}
 
-	// The neighbor does not answer, so the session never comes up and the
+	// Nothing listens at the neighbor address, so the session never comes up and the
 	// convergence timeout declares BGP converged.
 	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: ""}
 api: {socket: %s}

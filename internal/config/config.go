@@ -289,7 +289,7 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("parse yaml: line %d: a config file holds one document, found a second one", extra.Line)
+		return nil, fmt.Errorf("parse yaml: line %d: invalid config: found a second document, a config file contains one", extra.Line)
 	}
 
 	if len(doc.Content) == 0 {

@@ -193,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		// Structure.
 		{"not mapping", "- a\n", "the top level", "expected a mapping"},
-		{"two documents", "log: {}\n---\nlog: {}\n", "", "one document"},
+		{"two documents", "log: {}\n---\nlog: {}\n", "", "found a second document"},
 		{"bad yaml", "log: [\n", "", "parse yaml"},
 		{"duplicate key", "log: {level: info, level: debug}\n", "log.level", "duplicate key"},
 		{"section scalar", "log: 5\n", "log", "expected a mapping"},

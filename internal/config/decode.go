@@ -12,8 +12,8 @@ import (
 
 // This file decodes a YAML node tree into Config by walking it against the
 // struct's yaml tags. yaml.v3's own strict mode (Decoder.KnownFields)
-// reports unknown keys by Go type name; the walker reports them by key path
-// and line, and lists the keys that are allowed at that level.
+// reports unknown keys by Go type name. The walker reports them by key path
+// and line instead, and lists the keys that are allowed at that level.
 
 // Error is a configuration error at one key.
 type Error struct {
@@ -24,7 +24,7 @@ type Error struct {
 	// Line is the line of the key in the file, or zero when unknown.
 	Line int
 
-	// Msg says what is wrong and what is allowed.
+	// Msg describes the problem and what is allowed.
 	Msg string
 }
 

@@ -112,7 +112,7 @@ func (l *Limiter) WithGroup(name string) slog.Handler {
 }
 
 // Flush writes a summary line for each message that has suppressed
-// repeats, and forgets all windows.
+// repeats, and clears all windows.
 func (l *Limiter) Flush() {
 	s := l.shared
 	s.mu.Lock()
