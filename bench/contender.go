@@ -60,6 +60,12 @@ type Synchronous interface {
 	Synchronous() bool
 }
 
+// Diagnoser is implemented by contenders that can describe their state
+// when a scenario fails, for the error message.
+type Diagnoser interface {
+	Diagnose() string
+}
+
 // Describer is implemented by contenders that can say how they are driven
 // and which version runs, for the results page.
 type Describer interface {

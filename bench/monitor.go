@@ -20,7 +20,7 @@ type Monitor struct {
 	nsPath   string
 	family   int
 	protocol uint8
-	lost     netip.Addr // the gateway that failover removes
+	gateways [2]netip.Addr // hop0's and hop1's gateways, bits 0 and 1 of a mask
 
 	fd   int
 	stop chan struct{}
@@ -28,7 +28,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	routes   map[netip.Prefix]routeRef
-	direct   int            // routes whose own gateways include lost
+	direct   [4]int         // routes without nexthop object, by gateway mask
 	byNH     map[uint32]int // routes per nexthop id
 	nexthops map[uint32]nexthopInfo
 	writes   uint64
@@ -38,9 +38,11 @@ type Monitor struct {
 	err      error
 }
 
+// routeRef is how a route forwards: through a nexthop object, or through
+// its own gateways given as a mask of the two links' gateways.
 type routeRef struct {
 	nhid uint32
-	lost bool // the route's own gateways include the lost gateway
+	mask uint8
 }
 
 type waiter struct {
@@ -53,16 +55,16 @@ type waiter struct {
 const monitorBuffer = 1 << 30
 
 // NewMonitor subscribes to route and nexthop notifications in the
-// namespace at nsPath and starts following them. lost is the gateway whose
-// use Failover waits to disappear. Call Close to stop.
-func NewMonitor(nsPath string, family int, protocol uint8, lost netip.Addr) (*Monitor, error) {
+// namespace at nsPath and starts following them. gateways are the two
+// links' gateways that the routes forward through. Call Close to stop.
+func NewMonitor(nsPath string, family int, protocol uint8, gateways [2]netip.Addr) (*Monitor, error) {
 	fd, err := socketIn(nsPath)
 	if err != nil {
 		return nil, err
 	}
 
 	m := &Monitor{
-		nsPath: nsPath, family: family, protocol: protocol, lost: lost, fd: fd,
+		nsPath: nsPath, family: family, protocol: protocol, gateways: gateways, fd: fd,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		routes: make(map[netip.Prefix]routeRef), byNH: make(map[uint32]int), nexthops: make(map[uint32]nexthopInfo),
 	}
@@ -190,7 +192,7 @@ func (m *Monitor) resync() error {
 	defer m.mu.Unlock()
 
 	writes := m.writes
-	m.routes, m.byNH, m.nexthops, m.direct = make(map[netip.Prefix]routeRef), make(map[uint32]int), make(map[uint32]nexthopInfo), 0
+	m.routes, m.byNH, m.nexthops, m.direct = make(map[netip.Prefix]routeRef), make(map[uint32]int), make(map[uint32]nexthopInfo), [4]int{}
 	for _, msg := range msgs {
 		m.applyLocked(msg, now)
 	}
@@ -238,39 +240,46 @@ func (m *Monitor) removeLocked(p netip.Prefix) {
 	}
 
 	delete(m.routes, p)
-	if old.lost {
-		m.direct--
-	}
-
 	if old.nhid != 0 {
 		m.byNH[old.nhid]--
+	} else {
+		m.direct[old.mask]--
 	}
 }
 
 func (m *Monitor) addLocked(r routeInfo) {
 	ref := routeRef{nhid: r.NHID}
 	for _, gw := range r.Gateways {
-		if gw == m.lost {
-			ref.lost = true
-		}
+		ref.mask |= m.maskOf(gw)
 	}
 
 	m.routes[r.Prefix] = ref
-	if ref.lost {
-		m.direct++
-	}
-
 	if ref.nhid != 0 {
 		m.byNH[ref.nhid]++
+	} else {
+		m.direct[ref.mask]++
 	}
 }
 
-// usingLostLocked counts the routes that still forward through the lost
-// gateway, directly or through a nexthop object or group.
-func (m *Monitor) usingLostLocked() int {
-	n := m.direct
+func (m *Monitor) maskOf(gw netip.Addr) uint8 {
+	switch gw {
+	case m.gateways[0]:
+		return 1
+	case m.gateways[1]:
+		return 2
+	}
+
+	return 0
+}
+
+// withMaskLocked counts the routes that forward through exactly the
+// gateways in mask, directly or through a nexthop object or group. In
+// nexthop_compat_mode=1 a route carries both its nexthop id and the
+// expanded gateways; the nexthop object is the truth then.
+func (m *Monitor) withMaskLocked(mask uint8) int {
+	n := m.direct[mask]
 	for id, count := range m.byNH {
-		if count > 0 && m.usesLostLocked(id, 0) {
+		if count > 0 && m.nexthopMaskLocked(id, 0) == mask {
 			n += count
 		}
 	}
@@ -278,23 +287,30 @@ func (m *Monitor) usingLostLocked() int {
 	return n
 }
 
-func (m *Monitor) usesLostLocked(id uint32, depth int) bool {
-	nh, ok := m.nexthops[id]
-	if !ok || depth > 2 {
-		return false
-	}
-
-	if nh.Gateway == m.lost {
-		return true
-	}
-
-	for _, member := range nh.Group {
-		if m.usesLostLocked(member, depth+1) {
-			return true
+// usingLocked counts the routes whose gateways include those in mask.
+func (m *Monitor) usingLocked(mask uint8) int {
+	n := 0
+	for mk := range uint8(4) {
+		if mk&mask == mask {
+			n += m.withMaskLocked(mk)
 		}
 	}
 
-	return false
+	return n
+}
+
+func (m *Monitor) nexthopMaskLocked(id uint32, depth int) uint8 {
+	nh, ok := m.nexthops[id]
+	if !ok || depth > 2 {
+		return 0
+	}
+
+	mask := m.maskOf(nh.Gateway)
+	for _, member := range nh.Group {
+		mask |= m.nexthopMaskLocked(member, depth+1)
+	}
+
+	return mask
 }
 
 func (m *Monitor) checkLocked(now time.Time) {
@@ -307,7 +323,7 @@ func (m *Monitor) checkLocked(now time.Time) {
 // State is a snapshot of what the monitor follows.
 type State struct {
 	Routes    int    // routes of the protocol in the main table
-	UsingLost int    // of which forward through the lost gateway
+	UsingHop0 int    // of which forward through hop0's gateway
 	Writes    uint64 // route and nexthop notifications seen so far
 	Overruns  int    // socket overruns, each repaired by a dump
 	LastWrite time.Time
@@ -318,22 +334,15 @@ func (m *Monitor) State() State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	return State{Routes: len(m.routes), UsingLost: m.usingLostLocked(), Writes: m.writes, Overruns: m.overruns, LastWrite: m.lastEv}
+	return State{Routes: len(m.routes), UsingHop0: m.usingLocked(1), Writes: m.writes, Overruns: m.overruns, LastWrite: m.lastEv}
 }
 
-// WaitRoutes waits until exactly n routes are present and, with noLost, none
-// of them uses the lost gateway. It returns the time the monitor saw it.
-func (m *Monitor) WaitRoutes(ctx context.Context, n int, noLost bool) (time.Time, error) {
+// WaitRoutes waits until exactly n routes are present and all of them
+// forward through exactly the gateways in mask (bit 0 for hop0, bit 1 for
+// hop1; ignored when n is 0). It returns the time the monitor saw it.
+func (m *Monitor) WaitRoutes(ctx context.Context, n int, mask uint8) (time.Time, error) {
 	return m.wait(ctx, func() bool {
-		return len(m.routes) == n && (!noLost || m.usingLostLocked() == 0)
-	})
-}
-
-// WaitUsingLost waits until n routes use the lost gateway, as they do
-// before a failover.
-func (m *Monitor) WaitUsingLost(ctx context.Context, n int) (time.Time, error) {
-	return m.wait(ctx, func() bool {
-		return len(m.routes) == n && m.usingLostLocked() == n
+		return len(m.routes) == n && (n == 0 || m.withMaskLocked(mask) == n)
 	})
 }
 
@@ -367,7 +376,7 @@ func (m *Monitor) wait(ctx context.Context, cond func() bool) (time.Time, error)
 		m.mu.Unlock()
 
 		st := m.State()
-		return time.Time{}, fmt.Errorf("wait for kernel state: %w (routes %d, using lost gateway %d)", ctx.Err(), st.Routes, st.UsingLost)
+		return time.Time{}, fmt.Errorf("wait for kernel state: %w (routes %d, of which using hop0 %d)", ctx.Err(), st.Routes, st.UsingHop0)
 	}
 }
 

@@ -25,6 +25,7 @@ var (
 		{name: "writer-nhg", fast: true, make: func() Contender { return NewWriter(false, true) }},
 		{name: "ip-batch", fast: true, make: func() Contender { return NewIPBatch() }},
 		{name: "bird", make: func() Contender { return NewBIRD() }, available: BIRDAvailable},
+		{name: "zebra", make: func() Contender { return NewZebra() }, available: ZebraAvailable},
 	}
 )
 

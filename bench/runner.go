@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"time"
@@ -147,7 +148,7 @@ func prepare(ctx context.Context, opts Options, c Contender, w Workload) (*Env, 
 		return nil, nil, err
 	}
 
-	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), env.Links[0].Gateway(w.Family))
+	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), [2]netip.Addr{env.Links[0].Gateway(w.Family), env.Links[1].Gateway(w.Family)})
 	if err != nil {
 		env.Close()
 		return nil, nil, err
@@ -189,8 +190,12 @@ func measure(ctx context.Context, opts Options, env *Env, mon *Monitor, c Conten
 		return Sample{Err: fmt.Sprintf("%s: %v", st.scenario, err)}
 	}
 
-	observed, err := waitKernel(ctx, mon, st.scenario, w.Routes)
+	observed, err := waitKernel(ctx, mon, st.scenario, w)
 	if err != nil {
+		if d, ok := c.(Diagnoser); ok {
+			err = fmt.Errorf("%w; %s", err, d.Diagnose())
+		}
+
 		return Sample{Err: fmt.Sprintf("%s: %v", st.scenario, err)}
 	}
 
@@ -227,20 +232,25 @@ func measure(ctx context.Context, opts Options, env *Env, mon *Monitor, c Conten
 }
 
 // waitKernel waits for the state a scenario ends in and returns the time
-// the monitor saw it. A restart ends at the last write before a quiet
-// period.
-func waitKernel(ctx context.Context, mon *Monitor, s Scenario, n int) (time.Time, error) {
+// the monitor saw it: every route over hop0 (and hop1 with ECMP) after
+// install, restart and recover, every route over hop1 alone after
+// failover, no route after withdraw. A restart ends at the last write
+// before a quiet period.
+func waitKernel(ctx context.Context, mon *Monitor, s Scenario, w Workload) (time.Time, error) {
+	full := uint8(1)
+	if w.ECMP {
+		full = 3
+	}
+
 	switch s {
-	case Install:
-		return mon.WaitRoutes(ctx, n, false)
+	case Install, Recover:
+		return mon.WaitRoutes(ctx, w.Routes, full)
 	case Failover:
-		return mon.WaitRoutes(ctx, n, true)
-	case Recover:
-		return mon.WaitUsingLost(ctx, n)
+		return mon.WaitRoutes(ctx, w.Routes, 2)
 	case Withdraw:
-		return mon.WaitRoutes(ctx, 0, false)
+		return mon.WaitRoutes(ctx, 0, 0)
 	case Restart:
-		if _, err := mon.WaitRoutes(ctx, n, false); err != nil {
+		if _, err := mon.WaitRoutes(ctx, w.Routes, full); err != nil {
 			return time.Time{}, err
 		}
 

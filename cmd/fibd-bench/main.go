@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/fibd/fibd/bench"
+	// fibd registers itself as a contender.
+	_ "github.com/fibd/fibd/bench/fibdcontender"
 )
 
 func main() {
