@@ -37,6 +37,9 @@
 //     nlmsg_pid set to the port id of the socket that requested it.
 //   - A listener that does not keep up loses notifications: recv fails with
 //     ENOBUFS once, and the socket keeps working afterwards.
+//   - An IPv6 route dump that runs while routes are added and deleted can
+//     return a route twice, without NLM_F_DUMP_INTR. A resync drops the
+//     copies before the FIB sees them.
 //
 // # Echoes
 //

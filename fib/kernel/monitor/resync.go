@@ -8,7 +8,9 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
+	"github.com/fibd/fibd/nexthop"
 )
 
 // resync dumps the kernel and hands the dump to the FIB, after bringing the
@@ -56,7 +58,7 @@ func (m *Monitor) resyncOnce(ctx context.Context, s *schedule, links, announce b
 		return fmt.Errorf("resync: %w", err)
 	}
 
-	m.cfg.FIB.Reconcile(snap)
+	m.cfg.FIB.Reconcile(dedupe(snap))
 
 	return nil
 }
@@ -150,4 +152,35 @@ func auditReason(diffs []string) string {
 	}
 
 	return fmt.Sprintf("audit found %d differences, the first: %s", len(diffs), diffs[0])
+}
+
+// dedupe drops repeated routes and nexthop objects from a dump, keeping
+// the first. On Linux 6.18 an IPv6 route dump that runs while routes are
+// added and deleted can return a route twice without NLM_F_DUMP_INTR, and
+// the FIB would take the copy for a second route of its own and delete it.
+func dedupe(snap fib.Snapshot) fib.Snapshot {
+	seen := make(map[routeID]bool, len(snap.Routes))
+	routes := snap.Routes[:0]
+	for _, r := range snap.Routes {
+		id := routeID{r.Table, r.Prefix, r.Metric}
+		if !seen[id] {
+			seen[id] = true
+			routes = append(routes, r)
+		}
+	}
+
+	snap.Routes = routes
+
+	seenIDs := make(map[nexthop.ID]bool, len(snap.Nexthops))
+	objects := snap.Nexthops[:0]
+	for _, o := range snap.Nexthops {
+		if !seenIDs[o.ID] {
+			seenIDs[o.ID] = true
+			objects = append(objects, o)
+		}
+	}
+
+	snap.Nexthops = objects
+
+	return snap
 }

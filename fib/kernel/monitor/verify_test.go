@@ -149,3 +149,18 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+func TestDedupe(t *testing.T) {
+	_, snap := verifyFixture()
+	snap.Routes = append(snap.Routes, snap.Routes[1], snap.Routes[0])
+	snap.Nexthops = append(snap.Nexthops, snap.Nexthops[2])
+
+	got := dedupe(snap)
+	if len(got.Routes) != 2 || len(got.Nexthops) != 3 {
+		t.Fatalf("dedupe kept %d routes and %d nexthops, want 2 and 3", len(got.Routes), len(got.Nexthops))
+	}
+
+	if got.Routes[0].Prefix != netip.MustParsePrefix("203.0.113.0/26") {
+		t.Errorf("first route = %v, want the first of the dump", got.Routes[0])
+	}
+}
