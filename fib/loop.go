@@ -254,6 +254,9 @@ type resolution struct {
 
 // hopsToResolveLocked lists the hops of the popped entries that need the
 // dataplane's lookup: never resolved, or failed longer than RetryMin ago.
+//
+// TODO: hops that name a device are not passed to Dataplane.Resolve, so a
+// missing device shows only as a failed nexthop create.
 func (f *FIB) hopsToResolveLocked(popped []int32, now time.Time) []nexthop.Hop {
 	var hops []nexthop.Hop
 	seen := make(map[nexthop.Hop]bool)

@@ -141,7 +141,9 @@ func (f *FIB) eachLocked(fn func(i int32, e *entry)) {
 }
 
 // markUsersLocked marks dirty the entries whose route uses one of ids.
-// With gone set, those routes are taken as deleted from the kernel.
+// With gone set, those routes are taken as deleted from the kernel. It
+// visits every key, which the rare events that call it (objects lost,
+// links changed, groups left without live hops) can afford.
 func (f *FIB) markUsersLocked(ids []nexthop.ID, gone bool) {
 	if len(ids) == 0 {
 		return
@@ -235,6 +237,9 @@ func (f *FIB) matchLocked(e *entry, filter Filter) bool {
 
 // sortedLocked returns the entries that match filter in (table, prefix)
 // order.
+//
+// TODO: Routes and Watch sort every matching key with the lock held, so a
+// listing of a million routes stalls producers and the loop for the sort.
 func (f *FIB) sortedLocked(filter Filter) []int32 {
 	if filter.Prefix.IsValid() && filter.Table != 0 {
 		i, ok := f.index[compactOf(Key{Table: filter.Table, Prefix: filter.Prefix.Masked()})]

@@ -72,6 +72,8 @@ func (a *idAllocator) free(id ID) {
 	}
 }
 
+// TODO: reserved ids are never released, so an id that its other owner
+// frees stays unused until fibd restarts.
 func (a *idAllocator) reserve(id ID) {
 	if _, ok := a.reserved[id]; ok {
 		return

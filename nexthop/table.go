@@ -412,6 +412,9 @@ func (t *Table) anyLive(s Set) bool {
 // members of s: the same hops with the same weights, the same resilient
 // parameters. One hop alone forwards the same whatever its weight, so a
 // single object equals a one-member non-resilient set.
+//
+// NOTE: weights are compared as given, so weights 2 and 2 differ from 1 and
+// 1 although they forward alike, and a route moves to another group.
 func (t *Table) forwardsLike(o *object, s Set) bool {
 	if t.sameBase(o, s) {
 		return true

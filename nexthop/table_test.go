@@ -500,3 +500,36 @@ func TestSetKeyDistinguishes(t *testing.T) {
 		seen[k] = i
 	}
 }
+
+func TestResilientAndWeights(t *testing.T) {
+	tbl := newTable(t)
+	res := set(hopA)
+	res.Resilient = &Resilient{Buckets: 64, IdleTimer: 10}
+
+	weighted := set(hopA, hopB)
+	weighted.Members[1].Weight = 3
+
+	r1 := acquire(t, tbl, res, Ref{})
+	r2 := acquire(t, tbl, weighted, Ref{})
+	check(t, sync(tbl), ""+
+		"create 100 via 198.51.100.1 dev v0\n"+
+		"create 102 via 198.51.100.2 dev v0\n"+
+		"create 101 group 100*1\n"+
+		"create 103 group 100*1/102*3\n")
+
+	states := tbl.Objects()
+	if got := states[1].Object.Resilient; got == nil || got.Buckets != 64 {
+		t.Errorf("group 101 resilient = %+v, want 64 buckets", got)
+	}
+
+	// A one-hop resilient group is not the plain hop, and other weights
+	// are another group.
+	if r1.ID() == 100 {
+		t.Error("a resilient set was interned as a plain hop")
+	}
+
+	plain := set(hopA, hopB)
+	if r := acquire(t, tbl, plain, r2); r.ID() == r2.ID() {
+		t.Errorf("weights 1/1 kept group %d with weights 1/3", r2.ID())
+	}
+}
