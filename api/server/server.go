@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -104,6 +105,10 @@ type Server struct {
 	started  time.Time
 	health   *health.Server
 	sessions *sessions
+
+	// distMu guards cfg.Sources and cfg.DefaultDistance, which SetSources
+	// replaces while the server runs.
+	distMu sync.RWMutex
 }
 
 var _ fibdv1.FibServer = (*Server)(nil)
@@ -187,6 +192,9 @@ func (s *Server) Shutdown() {
 
 // distance returns the configured distance of a source.
 func (s *Server) distance(source string) fib.Distance {
+	s.distMu.RLock()
+	defer s.distMu.RUnlock()
+
 	if d, ok := s.cfg.Sources[source]; ok {
 		return d
 	}
