@@ -41,6 +41,8 @@ type FIB interface {
 	// Reresolve asks the FIB to resolve gateways again because routes of
 	// other owners changed.
 	Reresolve()
+	// Sync waits until the FIB has tried every change handed to it.
+	Sync(ctx context.Context) error
 
 	Lookup(fib.Key) (fib.RouteState, bool)
 	Routes(fib.Filter, func(fib.RouteState) bool)

@@ -13,6 +13,9 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
+// syncTimeout bounds the wait for the FIB before a resync's dump.
+const syncTimeout = 10 * time.Second
+
 // resync dumps the kernel and hands the dump to the FIB, after bringing the
 // devices up to date when notifications were lost. A failed dump is tried
 // again after ResyncInterval.
@@ -51,6 +54,18 @@ func (m *Monitor) resyncOnce(ctx context.Context, s *schedule, links, announce b
 		if err := m.resyncLinks(s, announce); err != nil {
 			return err
 		}
+	}
+
+	// Let the FIB finish the repairs already handed to it, so that the dump
+	// is not older than what the FIB believes it installed: a route the FIB
+	// installs between the dump and the reconcile would be taken as gone,
+	// created again, and fail with EEXIST. A FIB busy for longer than
+	// syncTimeout gets the dump anyway.
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	_ = m.cfg.FIB.Sync(syncCtx)
+	cancel()
+	if ctx.Err() != nil {
+		return fmt.Errorf("resync: %w", ctx.Err())
 	}
 
 	snap, err := m.cfg.Kernel.Dump(ctx)

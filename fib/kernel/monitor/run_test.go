@@ -34,6 +34,7 @@ func (r *recorder) RouteGone(kr fib.KernelRoute) {
 func (r *recorder) NexthopGone(id nexthop.ID)          { r.record("nexthop-gone %d", id) }
 func (r *recorder) LinkChanged(device string, up bool) { r.record("link %s up=%t", device, up) }
 func (r *recorder) Reresolve()                         { r.record("reresolve") }
+func (r *recorder) Sync(context.Context) error         { return nil }
 func (r *recorder) Lookup(fib.Key) (fib.RouteState, bool) {
 	return fib.RouteState{}, false
 }
