@@ -362,8 +362,14 @@ metrics: {address: "127.0.0.1:9342", pprof: true}
 
 	h.mustClient("status")
 
-	// SIGHUP with a valid file applies the log level.
-	writeFile(t, h.config, strings.Replace(goodConfig, "level: debug", "level: info", 1))
+	// SIGHUP with a valid file applies the keys that can change live and
+	// lists the others.
+	writeFile(t, h.config, fmt.Sprintf(`log: {level: info}
+kernel: {protocol-names-dir: "", read-buffer: 1048576}
+fib: {hold: [cli], hold-timeout: 9m}
+api: {socket: %s, grace-period: 1m, sources: {ops: {distance: 5}}}
+metrics: {address: "127.0.0.1:9342", pprof: true}
+`, h.socket))
 	if err := second.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -371,6 +377,11 @@ metrics: {address: "127.0.0.1:9342", pprof: true}
 	waitFor(t, "the reload in the log", 10*time.Second, func() bool {
 		return strings.Contains(second.out.String(), "configuration reloaded")
 	})
+
+	want := `applied="[api.grace-period api.sources fib.hold-timeout log.level]" restart_needed=[kernel.read-buffer]`
+	if !strings.Contains(second.out.String(), want) {
+		t.Errorf("reload log lacks %s", want)
+	}
 
 	if err := second.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, second.out)
