@@ -119,6 +119,7 @@ type FIB struct {
 	doneCh chan struct{}
 	wake   chan struct{}
 
+	scratch  scratch // buffers of the loop, reused between batches
 	hold     holdState
 	watchers []*watcher
 	count    counters

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/fibd/fibd/nexthop"
@@ -126,21 +127,25 @@ func (f *FIB) batch(ctx context.Context) {
 	f.mu.Lock()
 	f.finishLocked(popped)
 	f.mu.Unlock()
+
+	// Drop the references the reused buffers hold.
+	clear(plans)
+	f.scratch.plans = plans[:0]
 }
 
 // popLocked takes up to n dirty entries from the queue.
 func (f *FIB) popLocked(n int) []int32 {
 	n = min(n, len(f.queue))
-	popped := make([]int32, n)
+	popped := slices.Grow(f.scratch.popped[:0], n)[:n]
+	f.scratch.popped = popped
 	for k, q := range f.queue[:n] {
 		popped[k] = q.idx
 		f.store.at(q.idx).flags &^= flagDirty
 	}
 
-	// Move the rest to the front so that the backing array is reused.
-	rest := copy(f.queue, f.queue[n:])
-	clear(f.queue[rest:])
-	f.queue = f.queue[:rest]
+	// Slicing forward costs nothing; append moves the rest to a new array
+	// once the capacity at the end runs out.
+	f.queue = f.queue[n:]
 
 	return popped
 }

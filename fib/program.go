@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/fibd/fibd/nexthop"
@@ -47,7 +48,7 @@ func errNotResolved(h nexthop.Hop) error {
 // planLocked decides the change of each popped key: it resolves and
 // interns the selected candidate's next hops.
 func (f *FIB) planLocked(popped []int32) []plan {
-	plans := make([]plan, 0, len(popped))
+	plans := slices.Grow(f.scratch.plans[:0], len(popped))
 	for _, i := range popped {
 		e := f.store.at(i)
 		if e.flags&flagUsed != 0 {
@@ -112,8 +113,7 @@ type routeOp struct {
 // records each outcome.
 func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	f.mu.Lock()
-	var ops []Op
-	var owners []routeOp
+	ops, owners := f.scratch.ops[:0], f.scratch.owners[:0]
 	for k := range plans {
 		p := &plans[k]
 		op, ok := f.routeOpLocked(p)
@@ -127,8 +127,7 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	f.apply(ctx, ops)
 
 	f.mu.Lock()
-	var deletes []Op
-	var deleteOwners []routeOp
+	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
 	for k, op := range ops {
 		if old, moved := f.recordProgramLocked(owners[k].plan, op); moved {
 			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key())})
@@ -163,6 +162,15 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	}
 
 	f.countOpsLocked(deletes)
+
+	// Keep the buffers for the next batch, without the errors and plans
+	// they point to.
+	clear(ops)
+	clear(owners)
+	clear(deletes)
+	clear(deleteOwners)
+	f.scratch.ops, f.scratch.owners = ops[:0], owners[:0]
+	f.scratch.deletes, f.scratch.deleteOwners = deletes[:0], deleteOwners[:0]
 }
 
 // routeOpLocked returns the create or replace for a plan, or records its

@@ -256,6 +256,16 @@ func shrink(cs []candidate) []candidate {
 	return cs
 }
 
+// scratch holds buffers that the loop reuses from batch to batch.
+type scratch struct {
+	popped       []int32
+	plans        []plan
+	ops          []Op
+	owners       []routeOp
+	deletes      []Op
+	deleteOwners []routeOp
+}
+
 // retryItem schedules an entry for another try.
 type retryItem struct {
 	at  time.Time
