@@ -39,7 +39,7 @@
 //     ENOBUFS once, and the socket keeps working afterwards.
 //   - An IPv6 route dump that runs while routes are added and deleted can
 //     return a route twice, without NLM_F_DUMP_INTR. A resync drops the
-//     copies before the FIB sees them.
+//     copies before it hands the dump to the FIB.
 //
 // # Echoes
 //

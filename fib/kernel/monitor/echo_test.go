@@ -124,7 +124,7 @@ func measureEchoOnce(t *testing.T, ns *netnstest.NS, k *kernel.Kernel, n int, cf
 // TestEchoCost measures what fibd's own programming costs the monitor.
 // Installing routes causes no event, since the socket filter drops
 // RTM_NEWROUTE of fibd's protocol. Deleting them causes one RouteGone per
-// route unless the monitor knows the port ids of the Kernel's sockets.
+// route unless the monitor has the port ids of the Kernel's sockets.
 func TestEchoCost(t *testing.T) {
 	n := echoRoutes(t)
 	ns := netnstest.New(t)

@@ -17,7 +17,7 @@ const (
 	sizeofIfaddrmsg = 8
 )
 
-// link is what the monitor tracks of one interface.
+// link is the state of one interface as the monitor tracks it.
 type link struct {
 	Index uint32
 	Name  string
@@ -75,9 +75,9 @@ func addrIndex(payload []byte) (uint32, error) {
 // state by name.
 //
 // A device that goes down (admin down, or carrier lost) loses its nexthop
-// objects and their routes without any notification; one that comes up
-// needs them again. A device deleted and created again under the same name
-// gets a new index, and fibd's hops follow it by name.
+// objects and their routes without any notification. A device that comes
+// up needs them again. A device deleted and created again under the same
+// name gets a new index, and fibd's hops follow it by name.
 func (t *translator) link(acts []action, h nlmsg.Header, payload []byte) ([]action, error) {
 	l, err := decodeLink(payload)
 	if err != nil {
@@ -125,7 +125,8 @@ func (t *translator) updateLink(acts []action, l link) []action {
 	return acts
 }
 
-// linkGone forgets the device with index and reports it down if it was up.
+// linkGone removes the device with index from the tracked devices and
+// reports it down if it was up.
 func (t *translator) linkGone(acts []action, index uint32) []action {
 	prev, known := t.links[index]
 	if !known {
@@ -144,7 +145,7 @@ func (t *translator) linkGone(acts []action, index uint32) []action {
 // address translates RTM_NEWADDR and RTM_DELADDR. A new address can make
 // gateways reachable. A removed one makes the kernel drop the routes whose
 // gateway it made reachable (routes without nexthop objects), so its
-// removal asks for a resync as well. IPv6 link-local addresses come and go
+// removal requests a resync as well. IPv6 link-local addresses come and go
 // with the link itself, whose own notification covers them.
 func (t *translator) address(acts []action, h nlmsg.Header, payload []byte) ([]action, error) {
 	index, err := addrIndex(payload)

@@ -57,10 +57,10 @@ func (m *Monitor) resyncOnce(ctx context.Context, s *schedule, links, announce b
 	}
 
 	// Let the FIB finish the repairs already handed to it, so that the dump
-	// is not older than what the FIB believes it installed: a route the FIB
-	// installs between the dump and the reconcile would be taken as gone,
-	// created again, and fail with EEXIST. A FIB busy for longer than
-	// syncTimeout gets the dump anyway.
+	// is not older than what the FIB believes it installed. A route that
+	// the FIB installs between the dump and the reconcile would be taken
+	// as gone, created again, and fail with EEXIST. A FIB busy for longer
+	// than syncTimeout gets the dump anyway.
 	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
 	_ = m.cfg.FIB.Sync(syncCtx)
 	cancel()
@@ -141,7 +141,7 @@ func dumpLinks(netns int) ([]link, error) {
 	return links, nil
 }
 
-// audit compares the kernel with the FIB and asks for a resync when they
+// audit compares the kernel with the FIB and schedules a resync when they
 // differ.
 func (m *Monitor) audit(ctx context.Context, s *schedule) {
 	report, err := m.Verify(ctx)

@@ -41,7 +41,7 @@ func newStack(t *testing.T, cfg Config) *stack {
 }
 
 // newStackRun builds a stack whose Monitor runs only with runMonitor, so
-// that a test can make drift that nobody repairs.
+// that a test can make drift that no monitor repairs.
 func newStackRun(t *testing.T, cfg Config, runMonitor bool) *stack {
 	t.Helper()
 

@@ -102,8 +102,8 @@ func isOverrun(err error) bool {
 	return errors.Is(err, unix.ENOBUFS)
 }
 
-// echoFilter returns a socket filter that drops the notifications nobody
-// needs to act on, so that programming a million routes does not wake the
+// echoFilter returns a socket filter that drops the notifications that
+// call for no repair, so that programming a million routes does not wake the
 // monitor a million times:
 //
 //   - every notification caused by a request from one of ownPorts (the

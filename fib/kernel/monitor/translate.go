@@ -8,24 +8,24 @@ import (
 	"github.com/fibd/fibd/nexthop"
 )
 
-// actionKind is what the monitor does about one notification.
+// actionKind is the kind of repair a notification calls for.
 type actionKind uint8
 
 const (
-	// actRouteGone tells the FIB that one of its routes left the kernel.
+	// actRouteGone reports to the FIB that one of its routes left the kernel.
 	actRouteGone actionKind = iota + 1
-	// actNexthopGone tells the FIB that one of its nexthop objects left
-	// the kernel, together with every route that used it.
+	// actNexthopGone reports to the FIB that one of its nexthop objects
+	// left the kernel, together with every route that used it.
 	actNexthopGone
-	// actLinkChanged tells the FIB that a device went down or came up.
+	// actLinkChanged reports to the FIB that a device went down or came up.
 	actLinkChanged
-	// actResync asks for a dump of the kernel and a reconcile.
+	// actResync requests a dump of the kernel and a reconcile.
 	actResync
-	// actReresolve asks the FIB to resolve its gateways again, because a
-	// route of another owner changed.
+	// actReresolve requests that the FIB resolve its gateways again,
+	// because a route of another owner changed.
 	actReresolve
-	// actRefreshLinks asks the dataplane to forget its cached interface
-	// indexes.
+	// actRefreshLinks requests that the dataplane drop its cached
+	// interface indexes.
 	actRefreshLinks
 )
 
@@ -65,7 +65,7 @@ type action struct {
 	device string
 	up     bool
 
-	// reason says why an actResync was requested.
+	// reason explains why an actResync was requested.
 	reason string
 }
 

@@ -24,11 +24,11 @@ type Report struct {
 	Nexthops int
 }
 
-// Verify dumps the kernel and compares it with the FIB: every selected,
+// Verify dumps the kernel and compares it with the FIB. Every selected,
 // resolvable route must be installed with the expected type, metric and
-// next hops, every nexthop object the FIB holds installed must exist with
-// the same content, and every route and object of fibd's protocol in the
-// kernel must be wanted. Changes in flight show up as differences; call
+// next hops. Every nexthop object that the FIB has installed must exist
+// with the same content. Every route and object of fibd's protocol in the
+// kernel must be expected by the FIB. Changes in flight show up as differences; call
 // the FIB's Sync first for a stable answer.
 func (m *Monitor) Verify(ctx context.Context) (Report, error) {
 	snap, err := m.cfg.Kernel.Dump(ctx)
@@ -156,18 +156,18 @@ func diffRoute(out []string, rs fib.RouteState, kernelRoutes map[routeID]fib.Ker
 // diffNexthops compares the objects the FIB holds installed with the
 // kernel's, and reports the kernel's objects that the FIB does not hold.
 func diffNexthops(out []string, want []fib.NexthopState, kernelObjects map[nexthop.ID]nexthop.Object, foreign []nexthop.ID) []string {
-	wanted := make(map[nexthop.ID]bool, len(want))
+	expected := make(map[nexthop.ID]bool, len(want))
 	for _, n := range want {
 		if !n.Installed {
 			continue
 		}
 
-		wanted[n.Object.ID] = true
+		expected[n.Object.ID] = true
 		out = diffNexthop(out, n.Object, kernelObjects, foreign)
 	}
 
 	for id := range kernelObjects {
-		if !wanted[id] {
+		if !expected[id] {
 			out = append(out, fmt.Sprintf("extra nexthop %d", id))
 		}
 	}

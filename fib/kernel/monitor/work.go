@@ -10,7 +10,7 @@ import (
 )
 
 // translate appends the actions for a datagram's messages. A message that
-// cannot be decoded asks for a resync, since its change is otherwise lost.
+// cannot be decoded requests a resync, since its change is otherwise lost.
 func (m *Monitor) translate(acts []action, msgs []netlink.Message) []action {
 	m.trMu.Lock()
 	defer m.trMu.Unlock()
@@ -126,7 +126,7 @@ func (m *Monitor) apply(acts []action, s *schedule) {
 	}
 }
 
-// requestResync asks for a resync no earlier than at, nor earlier than
+// requestResync schedules a resync no earlier than at, nor earlier than
 // ResyncInterval after the end of the previous one. Requests made before
 // the resync starts are served by it.
 func (m *Monitor) requestResync(s *schedule, at time.Time, reason string) {
