@@ -9,20 +9,6 @@ import (
 	"github.com/fibd/fibd/internal/logging"
 )
 
-// Setters that components may offer for live changes. A component without
-// one gets the change at the next restart, and the reload logs that.
-type (
-	distanceSetter interface {
-		SetSources(sources map[string]fib.Distance, defaultDistance fib.Distance)
-	}
-	gracePeriodSetter interface {
-		SetGracePeriod(time.Duration)
-	}
-	holdTimeoutSetter interface {
-		SetHoldTimeout(time.Duration)
-	}
-)
-
 func (d *daemon) reloadLoop(ctx context.Context) {
 	for {
 		select {
@@ -83,8 +69,8 @@ func (d *daemon) reload() {
 }
 
 // applyLocked applies one live group from next and copies it into the
-// running configuration. It returns false when the component cannot take
-// the change while running.
+// running configuration. It returns false for a group it does not know,
+// which then waits for a restart.
 func (d *daemon) applyLocked(group string, next *config.Config) bool {
 	switch group {
 	case liveLogLevel:
@@ -94,29 +80,14 @@ func (d *daemon) applyLocked(group string, next *config.Config) bool {
 
 		d.cfg.Log.Level = next.Log.Level
 	case liveDistances:
-		setter, ok := any(d.api).(distanceSetter)
-		if !ok {
-			return false
-		}
-
-		setter.SetSources(sourceDistances(next.API.Sources), fib.Distance(next.API.DefaultDistance))
+		d.api.SetSources(sourceDistances(next.API.Sources), fib.Distance(next.API.DefaultDistance))
 		d.cfg.API.Sources = next.API.Sources
 		d.cfg.API.DefaultDistance = next.API.DefaultDistance
 	case liveGracePeriod:
-		setter, ok := any(d.api).(gracePeriodSetter)
-		if !ok {
-			return false
-		}
-
-		setter.SetGracePeriod(time.Duration(next.API.GracePeriod))
+		d.api.SetGracePeriod(time.Duration(next.API.GracePeriod))
 		d.cfg.API.GracePeriod = next.API.GracePeriod
 	case liveHoldTimeout:
-		setter, ok := any(d.fib).(holdTimeoutSetter)
-		if !ok {
-			return false
-		}
-
-		setter.SetHoldTimeout(time.Duration(next.FIB.HoldTimeout))
+		d.fib.SetHoldTimeout(time.Duration(next.FIB.HoldTimeout))
 		d.cfg.FIB.HoldTimeout = next.FIB.HoldTimeout
 	default:
 		return false
