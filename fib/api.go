@@ -174,18 +174,15 @@ func New(cfg Config) (*FIB, error) {
 // canonical order.
 func (f *FIB) Update(routes []Route) []error {
 	errs := make([]error, len(routes))
-	prepared := make([]Route, len(routes))
-	var keys []byte
+	sets := make([]nexthop.Set, len(routes))
 	ends := make([]int, len(routes))
+	var keys []byte
 
 	// Validate and key the sets before taking the lock.
 	for i, r := range routes {
 		r.NextHops = canonical(r.NextHops)
-		if err := r.Validate(); err != nil {
-			errs[i] = err
-		}
-
-		prepared[i] = r
+		errs[i] = r.Validate()
+		sets[i] = r.NextHops
 		keys = nexthop.AppendSetKey(keys, r.NextHops)
 		ends[i] = len(keys)
 	}
@@ -195,9 +192,10 @@ func (f *FIB) Update(routes []Route) []error {
 
 	f.seq++
 	start := 0
-	for i := range prepared {
+	for i, r := range routes {
 		if errs[i] == nil {
-			f.offerLocked(prepared[i], keys[start:ends[i]])
+			r.NextHops = sets[i]
+			f.offerLocked(r, keys[start:ends[i]])
 		}
 
 		start = ends[i]
