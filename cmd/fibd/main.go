@@ -8,6 +8,24 @@
 // components, runs them under one errgroup and handles signals. The work
 // is done by packages fib, fib/kernel, fib/kernel/monitor, gobgp and
 // api/server.
+//
+// # Start and restart
+//
+// At start fibd dumps its own routes and nexthop objects (those with its
+// protocol number) and adopts them. Routes that the sources offer again
+// unchanged are not written at all. The others stay until the sources in
+// fib.hold declare convergence or fib.hold-timeout ends. It reports
+// READY=1 to systemd once the kernel is adopted and the API listens.
+//
+// # Signals
+//
+// The first SIGINT or SIGTERM stops the components and keeps fibd's routes
+// in the kernel, so that a restart does not interrupt forwarding; with
+// fib.flush-on-exit: true they are deleted. A second signal exits at once.
+// SIGHUP reloads the configuration file: log.level, api.sources,
+// api.default-distance, api.grace-period and fib.hold-timeout change live,
+// every other changed key is logged as needing a restart, and a file that
+// fails validation is logged and ignored.
 package main
 
 import (
