@@ -240,19 +240,37 @@ func hasRoutes(n int) func(fib.Snapshot) bool {
 	}
 }
 
+// TestScenarioLinkFlap flaps v0 under 10,000 IPv6 routes and 256 IPv4
+// routes over nexthops on v0, with net.ipv4.nexthop_compat_mode on and off.
 func TestScenarioLinkFlap(t *testing.T) {
-	const n = 10_000
+	for _, compat := range []string{"1", "0"} {
+		t.Run("compat "+compat, func(t *testing.T) {
+			testLinkFlap(t, compat)
+		})
+	}
+}
+
+func testLinkFlap(t *testing.T, compat string) {
+	routes := manyRoutes(10_000)
+	for i := range 256 {
+		routes = append(routes, route(fmt.Sprintf("203.0.113.%d/32", i), gw0))
+	}
+
+	n := len(routes)
 	s := newStack(t, Config{})
-	s.update(t, manyRoutes(n))
-	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(n))
+	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", compat)
+	start := time.Now()
+	s.update(t, routes)
+	took := s.waitKernelSince(t, start, "initial install", 5*time.Second, hasRoutes(n))
+	t.Logf("%d routes installed %v after Update", n, took)
 
 	s.ns.IP("link", "set", "v0", "down")
-	s.waitKernel(t, "routes gone with v0", 5*time.Second, func(snap fib.Snapshot) bool { return len(snap.Routes) == 0 })
+	s.waitKernel(t, "routes gone with v0", 5*time.Second, hasRoutes(0))
 
-	start := time.Now()
+	start = time.Now()
 	s.ns.IP("link", "set", "v0", "up")
-	took := s.waitKernelSince(t, start, "routes back with v0", 5*time.Second, hasRoutes(n))
-	t.Logf("%d routes and their nexthop back %v after the start of `ip link set v0 up` (fib %+v)", n, took, s.f.Stats())
+	took = s.waitKernelSince(t, start, "routes back with v0", 5*time.Second, hasRoutes(n))
+	t.Logf("%d routes and their 2 nexthops back %v after the start of `ip link set v0 up` (fib %+v)", n, took, s.f.Stats())
 
 	limit := time.Second
 	if raceEnabled {
