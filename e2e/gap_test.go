@@ -17,7 +17,7 @@ import (
 // model applies both deletions itself, whether or not a notification
 // announced them.
 type forwardingState struct {
-	routes map[netip.Prefix]uint32   // prefix to nexthop id
+	routes map[netip.Prefix]uint32    // prefix to nexthop id
 	groups map[uint32]map[uint32]bool // group id to member ids
 }
 

@@ -101,9 +101,9 @@ func kernelRoutes(t *testing.T, ns *netnstest.NS) map[netip.Prefix]kernelRoute {
 // kernelNexthop is one of fibd's nexthop objects as `ip -j nexthop`
 // prints it.
 type kernelNexthop struct {
-	ID      uint32 `json:"id"`
-	Gateway string `json:"gateway"`
-	Dev     string `json:"dev"`
+	ID      uint32        `json:"id"`
+	Gateway string        `json:"gateway"`
+	Dev     string        `json:"dev"`
 	Group   []groupMember `json:"group"`
 }
 
