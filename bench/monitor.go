@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -112,7 +113,7 @@ func (m *Monitor) subscribe() error {
 func (m *Monitor) run() {
 	defer close(m.done)
 
-	buf := make([]byte, 1<<20)
+	r := newBatchReader(m.fd)
 	for {
 		select {
 		case <-m.stop:
@@ -120,7 +121,7 @@ func (m *Monitor) run() {
 		default:
 		}
 
-		n, _, err := unix.Recvfrom(m.fd, buf, 0)
+		n, err := r.read()
 		switch {
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 			continue
@@ -134,13 +135,59 @@ func (m *Monitor) run() {
 
 		now := time.Now()
 		m.mu.Lock()
-		splitMessages(buf[:n], func(msg message) bool {
-			m.applyLocked(msg, now)
-			return true
-		})
+		for i := range n {
+			splitMessages(r.datagram(i), func(msg message) bool {
+				m.applyLocked(msg, now)
+				return true
+			})
+		}
+
 		m.checkLocked(now)
 		m.mu.Unlock()
 	}
+}
+
+// batchReader receives up to batchDatagrams notifications per system call
+// with recvmmsg(2): each notification is a datagram of its own, and one
+// read per datagram would make the monitor lag behind the fastest writers.
+type batchReader struct {
+	fd   int
+	bufs [][]byte
+	iovs []unix.Iovec
+	hdrs []unix.Mmsghdr
+}
+
+const (
+	batchDatagrams = 256
+	datagramBytes  = 16 << 10
+)
+
+func newBatchReader(fd int) *batchReader {
+	r := &batchReader{fd: fd, bufs: make([][]byte, batchDatagrams), iovs: make([]unix.Iovec, batchDatagrams), hdrs: make([]unix.Mmsghdr, batchDatagrams)}
+	for i := range r.bufs {
+		r.bufs[i] = make([]byte, datagramBytes)
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(datagramBytes)
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+	}
+
+	return r
+}
+
+// read blocks for the first datagram (up to the socket's receive timeout)
+// and returns how many it received.
+func (r *batchReader) read() (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+
+	return int(n), nil
+}
+
+func (r *batchReader) datagram(i int) []byte {
+	return r.bufs[i][:r.hdrs[i].Len]
 }
 
 // overrun rebuilds the state after the socket dropped notifications:

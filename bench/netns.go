@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 )
 
 // NamePrefix starts the name of every namespace the benchmark creates.
@@ -97,6 +98,10 @@ func NewEnv(compatMode int) (env *Env, err error) {
 			return env, err
 		}
 
+		createdMu.Lock()
+		created[ns] = true
+		createdMu.Unlock()
+
 		if err := runIP("-n", ns, "link", "set", "lo", "up"); err != nil {
 			return env, err
 		}
@@ -167,9 +172,17 @@ func (e *Env) Close() error {
 			continue
 		}
 
-		if err := runIP("netns", "del", ns); err != nil && first == nil {
-			first = err
+		if err := runIP("netns", "del", ns); err != nil {
+			if first == nil {
+				first = err
+			}
+
+			continue
 		}
+
+		createdMu.Lock()
+		delete(created, ns)
+		createdMu.Unlock()
 	}
 
 	if e.Dir != "" {
@@ -181,25 +194,27 @@ func (e *Env) Close() error {
 	return first
 }
 
-// LeftoverNamespaces lists namespaces whose names start with NamePrefix.
-func LeftoverNamespaces() ([]string, error) {
-	entries, err := os.ReadDir("/run/netns")
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
+// created records the namespaces this process created and has not
+// deleted yet.
+var (
+	createdMu sync.Mutex
+	created   = map[string]bool{}
+)
 
-	if err != nil {
-		return nil, fmt.Errorf("list namespaces: %w", err)
-	}
+// OwnNamespaces lists the namespaces this process created that still
+// exist; after a run it should be empty.
+func OwnNamespaces() []string {
+	createdMu.Lock()
+	defer createdMu.Unlock()
 
 	var names []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), NamePrefix) {
-			names = append(names, e.Name())
+	for name := range created {
+		if _, err := os.Stat("/run/netns/" + name); err == nil {
+			names = append(names, name)
 		}
 	}
 
-	return names, nil
+	return names
 }
 
 func runIP(args ...string) error {

@@ -169,7 +169,7 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 	}, res)
 	res.Seconds = time.Since(start).Seconds()
 
-	if left, lerr := bench.LeftoverNamespaces(); lerr == nil && len(left) > 0 {
+	if left := bench.OwnNamespaces(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "fibd-bench: namespaces left behind: %s\n", strings.Join(left, " "))
 	}
 
