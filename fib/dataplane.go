@@ -31,7 +31,8 @@ const (
 	// an error for which errors.Is(err, fs.ErrExist) holds when the id is
 	// taken.
 	OpNexthopCreate OpKind = iota + 1
-	// OpNexthopReplace changes the members of an existing group in place.
+	// OpNexthopReplace changes an existing object in place: the members
+	// of a group, or the hop of an object that another process changed.
 	OpNexthopReplace
 	// OpNexthopDelete deletes a nexthop object or group.
 	OpNexthopDelete

@@ -122,6 +122,59 @@ func (h *harness) expect(want string) {
 	if got != want {
 		h.t.Errorf("kernel state:\n%s\nwant:\n%s", got, want)
 	}
+
+	h.checkStats()
+}
+
+// checkStats compares the counters of Stats with a count over Routes.
+func (h *harness) checkStats() {
+	h.t.Helper()
+
+	var want fib.Stats
+	want.SourcesRoutes = make(map[string]int)
+	h.fib.Routes(fib.Filter{}, func(s fib.RouteState) bool {
+		if len(s.Candidates) > 0 {
+			want.Routes++
+		}
+
+		for _, c := range s.Candidates {
+			want.SourcesRoutes[c.Source]++
+		}
+
+		if s.Installed != nil {
+			want.Installed++
+		}
+
+		switch {
+		case s.Unresolved:
+			want.Unresolved++
+		case s.Err != nil:
+			want.Failed++
+		}
+
+		if s.Conflict {
+			want.Conflicts++
+		}
+
+		return true
+	})
+
+	got := h.fib.Stats()
+	if got.Routes != want.Routes || got.Installed != want.Installed || got.Unresolved != want.Unresolved || got.Failed != want.Failed || got.Conflicts != want.Conflicts {
+		h.t.Errorf("stats routes/installed/unresolved/failed/conflicts = %d/%d/%d/%d/%d, want %d/%d/%d/%d/%d from the listing",
+			got.Routes, got.Installed, got.Unresolved, got.Failed, got.Conflicts,
+			want.Routes, want.Installed, want.Unresolved, want.Failed, want.Conflicts)
+	}
+
+	if len(got.SourcesRoutes) != len(want.SourcesRoutes) {
+		h.t.Errorf("stats by source = %v, want %v", got.SourcesRoutes, want.SourcesRoutes)
+	}
+
+	for source, n := range want.SourcesRoutes {
+		if got.SourcesRoutes[source] != n {
+			h.t.Errorf("stats of source %s = %d, want %d", source, got.SourcesRoutes[source], n)
+		}
+	}
 }
 
 func TestOwnersByDistance(t *testing.T) {

@@ -15,7 +15,8 @@ const (
 	// Create creates an object. It must fail with an error for which
 	// errors.Is(err, fs.ErrExist) holds when the id is taken.
 	Create ChangeKind = iota + 1
-	// Replace changes the members of an existing group in place.
+	// Replace changes an existing object in place: the members of a
+	// group, or the hop of an object that another process changed.
 	Replace
 	// Delete deletes an object; deleting one that is gone succeeds.
 	Delete
@@ -97,7 +98,11 @@ func (t *Table) setupChange(o *object) (Change, bool) {
 
 	want := t.content(o)
 	if o.single {
-		if o.installed || t.IsDown(o.hop) {
+		switch {
+		case o.installed && !sameContent(o.have, want):
+			// Another process replaced the object: put the hop back.
+			return Change{Kind: Replace, Object: want}, true
+		case o.installed || t.IsDown(o.hop):
 			return Change{}, false
 		}
 

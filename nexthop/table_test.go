@@ -533,3 +533,12 @@ func TestResilientAndWeights(t *testing.T) {
 		t.Errorf("weights 1/1 kept group %d with weights 1/3", r2.ID())
 	}
 }
+
+func TestReconcileReplacesChangedHop(t *testing.T) {
+	tbl := newTable(t)
+	acquire(t, tbl, set(hopA), Ref{})
+	sync(tbl)
+
+	tbl.Reconcile([]Object{{ID: 100, Hop: hopC}})
+	check(t, sync(tbl), "replace 100 via 198.51.100.1 dev v0\n")
+}
