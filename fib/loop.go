@@ -251,6 +251,9 @@ func (f *FIB) sweepLocked() {
 }
 
 // resolution is the cached outcome of resolving one requested hop.
+//
+// TODO: resolutions are never evicted, so every hop ever requested stays in
+// the cache and is resolved again by each Reresolve.
 type resolution struct {
 	hop nexthop.Hop
 	err error

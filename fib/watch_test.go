@@ -178,3 +178,33 @@ func TestRoutesOrderAndFilter(t *testing.T) {
 		t.Errorf("filtered routes = %v, want %s", got, want)
 	}
 }
+
+func TestNexthopsListing(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	h.update(
+		route("192.0.2.0/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwB, "v0"))),
+		route("192.0.2.128/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwB, "v0"))),
+		route("203.0.113.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))),
+	)
+	h.sync()
+	h.fib.SetGatewayDown(gwB, "bgp-peer", true)
+	h.sync()
+
+	var got []string
+	for _, n := range h.fib.Nexthops() {
+		got = append(got, fmt.Sprintf("%d refs=%d routes=%d installed=%v down=%v group=%d",
+			n.Object.ID, n.Refs, n.Routes, n.Installed, n.Down, len(n.Object.Group)))
+	}
+
+	want := []string{
+		"3000000001 refs=2 routes=1 installed=true down=[] group=0",
+		"3000000002 refs=1 routes=0 installed=true down=[bgp-peer] group=0",
+		"3000000003 refs=2 routes=2 installed=true down=[] group=1",
+	}
+
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("nexthops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
