@@ -26,6 +26,7 @@ func DescribeMachine() Machine {
 	}
 
 	m.CPUModel = procField("/proc/cpuinfo", "model name")
+	m.LoadStart = LoadAverage()
 	if kb, err := strconv.Atoi(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal"), " kB")); err == nil {
 		m.MemoryMB = kb / 1024
 	}
@@ -51,4 +52,19 @@ func procField(path, key string) string {
 	}
 
 	return ""
+}
+
+// LoadAverage returns the 1, 5 and 15 minute load averages.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+
+	return strings.Join(f[:3], " ")
 }

@@ -88,6 +88,7 @@ func renderMachine(p func(string, ...any), r *Results) {
 	p("| kernel | %s |", m.Kernel)
 	p("| CPU | %d × %s |", m.CPUs, m.CPUModel)
 	p("| memory | %d MiB |", m.MemoryMB)
+	p("| load average (1, 5, 15 min) | %s at the start, %s at the end |", m.LoadStart, m.LoadEnd)
 	p("| Go | %s |", m.Go)
 	p("| fibd commit | %s |", m.Commit)
 	p("| nexthop_compat_mode | %s in the namespaces; failover measured with each of %s |", firstMode(r.Compat), modesText(r.Compat))
@@ -382,6 +383,10 @@ func renderErrors(p func(string, ...any), r *Results, w Workload) {
 		}
 	}
 
+	if lag := monitorLag(r, w); lag != "" {
+		notes = append(notes, lag)
+	}
+
 	for _, n := range notes {
 		p("- %s", n)
 	}
@@ -412,4 +417,28 @@ func seconds(v float64) string {
 	}
 
 	return fmt.Sprintf("%.2f", v)
+}
+
+// monitorLag describes how far the monitor trailed the synchronous
+// contenders' own completion on install: the same delay is inside the
+// figures of the contenders that are timed by the monitor.
+func monitorLag(r *Results, w Workload) string {
+	var parts []string
+	for _, c := range r.Contenders {
+		m := r.Find(c.Name, "install", w)
+		if !c.Synchronous || m == nil {
+			continue
+		}
+
+		s := Summarize(m.Samples, func(s Sample) float64 { return s.ObservedSeconds - s.ReturnedSeconds })
+		if s.N > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s s", c.Name, seconds(s.Median)))
+		}
+	}
+
+	if len(parts) == 0 {
+		return ""
+	}
+
+	return "monitor lag on install (the time the monitor saw the last route after the synchronous contender returned; the monitor-timed figures include such a delay): " + strings.Join(parts, ", ")
 }

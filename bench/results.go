@@ -31,6 +31,11 @@ type Machine struct {
 	MemoryMB int    `json:"memory_mb"`
 	Go       string `json:"go"`
 	Commit   string `json:"commit"` // fibd's git commit
+
+	// LoadStart and LoadEnd are /proc/loadavg at the start and the end:
+	// other work on the machine shares its CPUs with the benchmark.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
 }
 
 // ContenderInfo is how a contender is driven.

@@ -53,6 +53,7 @@ func Run(ctx context.Context, opts Options, res *Results) error {
 	}
 
 	res.Runs, res.Compat = opts.Runs, opts.CompatModes
+	defer func() { res.Machine.LoadEnd = LoadAverage() }()
 	for _, w := range opts.Workloads {
 		for run := 1; run <= opts.Runs; run++ {
 			for _, c := range opts.Contenders {
