@@ -334,7 +334,9 @@ metrics: {address: "127.0.0.1:9342", pprof: true}
 	}
 
 	checkMetrics(t, ns, []string{
-		`fibd_routes{family="inet",source="cli",table="254"} 1`,
+		`fibd_routes_by_table{table="254"} 1`,
+		`fibd_routes_by_family{family="inet"} 1`,
+		`fibd_source_candidates{source="cli"} 1`,
 		`fibd_routes_installed 1`,
 		`fibd_nexthop_objects 1`,
 	})

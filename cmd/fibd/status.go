@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel"
 	"github.com/fibd/fibd/fib/kernel/monitor"
 	"github.com/fibd/fibd/gobgp"
@@ -19,11 +18,8 @@ func (d *daemon) metricSources() metrics.Sources {
 	src := metrics.Sources{
 		Version: buildVersion(),
 		FIB:     d.fib.Stats,
-		Routes: func(fn func(fib.RouteState) bool) {
-			d.fib.Routes(fib.Filter{}, fn)
-		},
-		Kernel: func() metrics.KernelStats { return kernelStats(d.kernel.Stats()) },
-		Sync:   func() metrics.SyncStatus { return syncStatus(d.monitor.Status()) },
+		Kernel:  func() metrics.KernelStats { return kernelStats(d.kernel.Stats()) },
+		Sync:    func() metrics.SyncStatus { return syncStatus(d.monitor.Status()) },
 	}
 
 	if d.cfg.BGPEnabled() {

@@ -1,7 +1,7 @@
 // Package metrics exports fibd's state to Prometheus.
 //
 // The collector holds no counters of its own. On each scrape it reads the
-// components (the FIB's stats and routes, the kernel's operation counters,
+// components (the FIB's stats, the kernel's operation counters,
 // the monitor's sync status, the BGP peers) through the functions in
 // Sources. So a metric is never out of date, and a component needs no
 // Prometheus code. The types here are neutral copies of the components'
@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fibd/fibd/fib"
-	"github.com/fibd/fibd/nexthop"
 )
 
 // Sources are the readers that a Collector calls on each scrape. A nil
@@ -26,11 +25,6 @@ type Sources struct {
 
 	// FIB returns the FIB's counters.
 	FIB func() fib.Stats
-
-	// Routes walks every route of the FIB, for the per-source, table and
-	// family counts. It visits every route on each scrape, which costs
-	// time proportional to the table size.
-	Routes func(fn func(fib.RouteState) bool)
 
 	// Kernel returns the netlink operation counters.
 	Kernel func() KernelStats
@@ -110,7 +104,10 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 var (
 	descBuildInfo        = desc("build_info", "Build of the running fibd, always 1.", "version")
-	descRoutes           = desc("routes", "Selected routes by source, table and address family.", "source", "table", "family")
+	descRoutes           = desc("routes", "Keys with a selected route.")
+	descRoutesByTable    = desc("routes_by_table", "Keys with a selected route, by table.", "table")
+	descRoutesByFamily   = desc("routes_by_family", "Keys with a selected route, by address family.", "family")
+	descConflictRoutes   = desc("routes_conflicts", "Keys held by a route of another protocol.")
 	descSourceCandidates = desc("source_candidates", "Candidate routes offered by each source, selected or not.", "source")
 	descInstalled        = desc("routes_installed", "Routes installed in the kernel.")
 	descFailed           = desc("routes_failed", "Selected routes whose last kernel operation failed.")
@@ -139,7 +136,7 @@ var (
 // Describe sends every descriptor the collector can export.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descBuildInfo, descRoutes, descSourceCandidates, descInstalled, descFailed,
+		descBuildInfo, descRoutes, descRoutesByTable, descRoutesByFamily, descConflictRoutes, descSourceCandidates, descInstalled, descFailed,
 		descUnresolved, descNexthops, descGroups, descFIBOps, descFIBOpErrors, descPending,
 		descKernelOps, descKernelErrors, descApply, descSendBatches, descSocketErrors, descSyncState, descSyncEvents,
 		descOverruns, descResyncs, descRepairs, descConflicts, descPeers, descPeerReceived, descBGPConverged,
@@ -154,10 +151,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	if c.src.FIB != nil {
 		collectFIB(ch, c.src.FIB())
-	}
-
-	if c.src.Routes != nil {
-		collectRoutes(ch, c.src.Routes)
 	}
 
 	if c.src.Kernel != nil {
@@ -182,6 +175,8 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels .
 }
 
 func collectFIB(ch chan<- prometheus.Metric, s fib.Stats) {
+	gauge(ch, descRoutes, float64(s.Routes))
+	gauge(ch, descConflictRoutes, float64(s.Conflicts))
 	gauge(ch, descInstalled, float64(s.Installed))
 	gauge(ch, descFailed, float64(s.Failed))
 	gauge(ch, descUnresolved, float64(s.Unresolved))
@@ -194,33 +189,13 @@ func collectFIB(ch chan<- prometheus.Metric, s fib.Stats) {
 	for source, n := range s.SourcesRoutes {
 		gauge(ch, descSourceCandidates, float64(n), source)
 	}
-}
 
-type routeGroup struct {
-	source string
-	table  uint32
-	family nexthop.Family
-}
+	for table, n := range s.TablesRoutes {
+		gauge(ch, descRoutesByTable, float64(n), strconv.FormatUint(uint64(table), 10))
+	}
 
-func collectRoutes(ch chan<- prometheus.Metric, walk func(func(fib.RouteState) bool)) {
-	counts := map[routeGroup]int{}
-	walk(func(rs fib.RouteState) bool {
-		if len(rs.Candidates) == 0 {
-			return true
-		}
-
-		family := nexthop.FamilyIPv6
-		if rs.Key.Prefix.Addr().Is4() {
-			family = nexthop.FamilyIPv4
-		}
-
-		counts[routeGroup{rs.Candidates[0].Source, rs.Key.Table, family}]++
-
-		return true
-	})
-
-	for g, n := range counts {
-		gauge(ch, descRoutes, float64(n), g.source, strconv.FormatUint(uint64(g.table), 10), g.family.String())
+	for family, n := range s.FamiliesRoutes {
+		gauge(ch, descRoutesByFamily, float64(n), family.String())
 	}
 }
 
