@@ -20,8 +20,8 @@ import (
 //	go test ./fib -run XXX -bench 'Update1M|PeerDown' -benchtime 3x
 //
 // B/route is the heap that stays allocated per route after a garbage
-// collection, including the loop's reused batch buffers (about 15 MB for
-// the default batch size).
+// collection, including the loop's reused batch buffers (an estimated 15 MB
+// for the default batch size).
 
 // discard is a dataplane that accepts every op, to measure fib alone.
 type discard struct{ ops atomic.Int64 }

@@ -28,9 +28,10 @@
 // # Order of operations
 //
 // Within one batch, operations are applied make-before-break, in separate
-// Apply calls: nexthop objects, then groups; route creates and
-// replaces; route deletes (including the old route of a metric change,
-// once the new one exists); then unused groups and nexthop objects.
+// Apply calls. Nexthop objects come first, then groups, then route creates
+// and replaces. Route deletes follow, including the old route of a metric
+// change once the new one exists. Unused groups and nexthop objects go
+// last.
 // Programming the same desired state twice produces no operations the
 // second time.
 //

@@ -66,9 +66,8 @@ func (f *FIB) countLocked(e *entry, d int) {
 }
 
 // countCandidateLocked counts a candidate of source added (d = 1) to or
-// removed (d = -1) from e. selected tells whether e has a selected
-// candidate without that one, so that the key itself counts only when
-// that changes.
+// removed (d = -1) from e. The key itself counts only when selected, which
+// reports whether e has a selected candidate without that one, is false.
 func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int) {
 	c := &f.count
 	addCount(c.sources, source, d)

@@ -22,8 +22,8 @@ type entry struct {
 	hasFirst bool
 
 	// ref is the nexthop object the installed route uses, or that an
-	// adopted or lost route used; it is kept across a lost route so that
-	// the route comes back on the same object.
+	// adopted or lost route used. It is kept across a lost route, so the
+	// route comes back on the same object.
 	ref nexthop.Ref
 
 	inst installed

@@ -54,8 +54,8 @@ func (t *Table) DownReasons(h Hop) []string {
 // A hop going down makes each group that contains it shrink in place: the
 // next Setup returns one replace per group, whatever the number of routes.
 // A hop coming back restores a group in place only when every route on it
-// still desires the group's whole set; otherwise the group keeps its
-// content and the routes that desire more move to another object.
+// still desires the group's whole set. Otherwise the group keeps its
+// content, and the routes that desire more move to another object.
 func (t *Table) SetGatewayDown(addr netip.Addr, reason string, down bool) []ID {
 	match := func(h Hop) bool { return h.Gateway == addr }
 
@@ -204,6 +204,8 @@ func (t *Table) wentDown(hops map[Hop]bool, affected map[ID]struct{}) {
 	for _, o := range t.byID {
 		if o.single {
 			// Routes that point at the hop directly have nothing left.
+			// TODO: the FIB deletes such routes one by one; deleting the
+			// hop object would remove them in one kernel operation.
 			if hops[o.hop] && len(o.desires) > 0 {
 				affected[o.id] = struct{}{}
 			}

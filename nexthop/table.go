@@ -152,8 +152,9 @@ func (t *Table) Reserve(id ID) {
 // the live members of desired, so that a route whose request shrank to
 // what its group already holds needs no kernel write. Otherwise it returns
 // the object interned for desired, creating it (and its hop objects) when
-// needed. The new reference counts on top of current: the caller releases
-// exactly one of the two once it knows which one the route uses.
+// needed. The new reference counts on top of current, so the caller
+// releases exactly one of the two once the route's change succeeded or
+// failed.
 //
 // The error wraps ErrNoLiveHop when every hop of desired is down, or names
 // the id range when it is exhausted.
@@ -354,7 +355,7 @@ func (t *Table) add(o *object) {
 	t.idle[o] = struct{}{}
 }
 
-// drop forgets an object that has no references and is not in the kernel.
+// drop removes an object that has no references and is not in the kernel.
 func (t *Table) drop(o *object) {
 	o.dropped = true
 	delete(t.byID, o.id)
