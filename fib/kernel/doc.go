@@ -30,7 +30,8 @@
 //
 // # Debugging
 //
-// `ip monitor route nexthop` in the namespace shows what Apply changes;
-// `strace -f -e trace=sendto,write,recvfrom` shows one write per batch and
-// one read per error or acknowledgement.
+// `ip monitor route nexthop` in the namespace shows what Apply changes.
+// `strace -f -e trace=write,recvfrom` shows one write per batch and one
+// recvfrom per error or acknowledgement; dumps and lookups use sendmsg and
+// recvmsg on a second socket.
 package kernel
