@@ -334,6 +334,10 @@ func TestScenarioGroupMemberDown(t *testing.T) {
 	t.Logf("route over the v0 member %v after the start of `ip link set v2 down`", took)
 	s.verifyClean(t)
 
+	if out := s.ns.IP("route", "get", "203.0.113.1"); !strings.Contains(out, "via 198.51.100.2 dev v0") {
+		t.Errorf("ip route get 203.0.113.1 with v2 down = %q, want via 198.51.100.2 dev v0", out)
+	}
+
 	start = time.Now()
 	s.ns.IP("link", "set", "v2", "up")
 	took = s.waitKernelSince(t, start, "group with both members again", 5*time.Second, hasGroup(p, gw0, gw2))
