@@ -318,3 +318,49 @@ id 3000000002 via 198.51.100.1 dev v1 proto fibd
 		t.Errorf("route not installed after the gateway became reachable: %+v", st)
 	}
 }
+
+func TestSweepAnyConvergedWithoutHold(t *testing.T) {
+	dp := firstRun(t)
+
+	h := newHarness(t, dp, fib.Config{})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+	h.update(startRoutes()[3])
+	h.sync()
+
+	if n := len(dp.Snapshot().Routes); n != 4 {
+		t.Fatalf("routes before any source converged = %d, want 4", n)
+	}
+
+	h.fib.Converged("grpc")
+	h.expect(`
+id 3000000004 via 203.0.113.3 dev v1 proto fibd
+203.0.113.128/25 nhid 3000000004 proto fibd metric 20
+`)
+}
+
+func TestMetricChangeConflictKeepsOld(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+	h.run()
+
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	taken := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 30, Type: fib.TypeProhibit}
+	if err := dp.AddRoute(taken, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 30, hops(hop(gwA, "v0"))))
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+prohibit 192.0.2.0/24 proto zebra metric 30
+`)
+
+	st, _ := h.fib.Lookup(key("192.0.2.0/24"))
+	if !st.Conflict || st.Installed == nil || st.Installed.Metric != 20 {
+		t.Errorf("state = %+v, want a conflict with metric 20 still installed", st)
+	}
+}

@@ -66,8 +66,9 @@ func (f *FIB) countLocked(e *entry, d int) {
 }
 
 // countCandidateLocked counts a candidate of source added (d = 1) to or
-// removed (d = -1) from e. The key itself counts only when selected, which
-// reports whether e has a selected candidate without that one, is false.
+// removed (d = -1) from e. selected reports whether e has a selected
+// candidate apart from this one, and the key itself is counted only when
+// it has none.
 func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int) {
 	c := &f.count
 	addCount(c.sources, source, d)
