@@ -322,6 +322,7 @@ func (d *daemon) startProducers(g *errgroup.Group, ctx context.Context) {
 		g.Go(func() error { return d.component(ctx, "bgp", d.bgp.Run) })
 	}
 
+	g.Go(func() error { return d.component(ctx, "report", d.report) })
 	g.Go(func() error { d.reloadLoop(ctx); return nil })
 }
 

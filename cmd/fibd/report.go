@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/kernel/monitor"
+	"github.com/fibd/fibd/internal/logging"
+)
+
+// reportInterval is how often the daemon logs new programming errors and
+// resyncs and updates its systemd status line.
+const reportInterval = 10 * time.Second
+
+// reporter logs what the silent libraries count: failed kernel operations
+// of the FIB and the monitor's resyncs and errors. It remembers the last
+// counters so that each line reports only what is new.
+type reporter struct {
+	fib     fib.Stats
+	monitor monitor.Status
+}
+
+// report runs until ctx is cancelled.
+func (d *daemon) report(ctx context.Context) error {
+	ticker := time.NewTicker(reportInterval)
+	defer ticker.Stop()
+
+	var r reporter
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			r.step(d)
+		}
+	}
+}
+
+func (r *reporter) step(d *daemon) {
+	st := d.fib.Stats()
+	ms := d.monitor.Status()
+
+	if n := st.OpErrors - r.fib.OpErrors; n > 0 {
+		d.log.Warn("kernel operations failed",
+			"new_errors", n, "failed_routes", st.Failed, "unresolved_routes", st.Unresolved,
+			"conflicts", st.Conflicts, "last_errors", lastN(st.LastErrors, 3))
+	}
+
+	if ms.Resyncs > r.monitor.Resyncs {
+		d.log.Info("kernel resynced", "resyncs", ms.Resyncs-r.monitor.Resyncs, "reason", ms.LastResyncReason, "duration", ms.LastResync.String())
+	}
+
+	if ms.LastError != "" && ms.LastError != r.monitor.LastError {
+		d.log.Warn("kernel sync failed", logging.KeyError, ms.LastError)
+	}
+
+	status := fmt.Sprintf("%d routes installed, %d failed, %d unresolved, kernel %s", st.Installed, st.Failed, st.Unresolved, ms.State)
+	if err := d.notifier.Status(status); err != nil {
+		d.log.Warn("notify systemd of status failed", logging.Err(err))
+	}
+
+	r.fib, r.monitor = st, ms
+}
+
+// lastN returns the last n entries of list.
+func lastN(list []string, n int) []string {
+	return list[max(0, len(list)-n):]
+}
