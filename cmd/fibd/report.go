@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fibd/fibd/fib"
@@ -39,29 +40,32 @@ func (d *daemon) report(ctx context.Context) error {
 }
 
 func (r *reporter) step(d *daemon) {
-	st := d.fib.Stats()
-	ms := d.monitor.Status()
+	status := r.observe(d.log, d.fib.Stats(), d.monitor.Status())
+	if err := d.notifier.Status(status); err != nil {
+		d.log.Warn("notify systemd of status failed", logging.Err(err))
+	}
+}
 
+// observe logs what changed since the last call and returns the status
+// line for systemd.
+func (r *reporter) observe(log *slog.Logger, st fib.Stats, ms monitor.Status) string {
 	if n := st.OpErrors - r.fib.OpErrors; n > 0 {
-		d.log.Warn("kernel operations failed",
+		log.Warn("kernel operations failed",
 			"new_errors", n, "failed_routes", st.Failed, "unresolved_routes", st.Unresolved,
 			"conflicts", st.Conflicts, "last_errors", lastN(st.LastErrors, 3))
 	}
 
 	if ms.Resyncs > r.monitor.Resyncs {
-		d.log.Info("kernel resynced", "resyncs", ms.Resyncs-r.monitor.Resyncs, "reason", ms.LastResyncReason, "duration", ms.LastResync.String())
+		log.Info("kernel resynced", "resyncs", ms.Resyncs-r.monitor.Resyncs, "reason", ms.LastResyncReason, "duration", ms.LastResync.String())
 	}
 
 	if ms.LastError != "" && ms.LastError != r.monitor.LastError {
-		d.log.Warn("kernel sync failed", logging.KeyError, ms.LastError)
-	}
-
-	status := fmt.Sprintf("%d routes installed, %d failed, %d unresolved, kernel %s", st.Installed, st.Failed, st.Unresolved, ms.State)
-	if err := d.notifier.Status(status); err != nil {
-		d.log.Warn("notify systemd of status failed", logging.Err(err))
+		log.Warn("kernel sync failed", logging.KeyError, ms.LastError)
 	}
 
 	r.fib, r.monitor = st, ms
+
+	return fmt.Sprintf("%d routes installed, %d failed, %d unresolved, kernel %s", st.Installed, st.Failed, st.Unresolved, ms.State)
 }
 
 // lastN returns the last n entries of list.
