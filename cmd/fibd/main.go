@@ -20,7 +20,7 @@
 // # Signals
 //
 // The first SIGINT or SIGTERM stops the components and keeps fibd's routes
-// in the kernel, so that a restart does not interrupt forwarding; with
+// in the kernel, so that a restart does not interrupt forwarding. With
 // fib.flush-on-exit: true they are deleted. A second signal exits at once.
 // SIGHUP reloads the configuration file: log.level, api.sources,
 // api.default-distance, api.grace-period and fib.hold-timeout change live,
