@@ -13,7 +13,7 @@ import (
 
 // gobgpLogger is a GoBGP log.Logger that writes to slog. GoBGP calls Fatal
 // for errors it cannot handle, such as a peer that cannot be added or an
-// API address that cannot be listened on; the logger records them instead
+// API address that cannot be listened on. The logger records them instead
 // of exiting the process, and the source stops with the first one.
 type gobgpLogger struct {
 	log *slog.Logger

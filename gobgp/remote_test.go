@@ -214,8 +214,8 @@ func TestRemoteResync(t *testing.T) {
 	ctxOp, cancelOp := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelOp()
 
-	gone := ps[:10]
-	if err := peer.Withdraw(ctxOp, netip.MustParseAddr(peerAddr(1)), gone); err != nil {
+	removed := ps[:10]
+	if err := peer.Withdraw(ctxOp, netip.MustParseAddr(peerAddr(1)), removed); err != nil {
 		t.Fatalf("withdraw: %v", err)
 	}
 
@@ -227,12 +227,12 @@ func TestRemoteResync(t *testing.T) {
 	announce(t, peer, peerAddr(1), added)
 	waitUntil(t, "gobgpd to learn the change", 10*time.Second, func() bool {
 		accepted, err := remote.Accepted(ctxOp)
-		return err == nil && accepted == n-len(gone)+len(added)
+		return err == nil && accepted == n-len(removed)+len(added)
 	})
 
 	proxy.resume()
 	waitUntil(t, "the resynchronised table", 30*time.Second, func() bool {
-		return sink.len() == n-len(gone)+len(added) && src.Status().Connected && src.Status().Synced
+		return sink.len() == n-len(removed)+len(added) && src.Status().Connected && src.Status().Synced
 	})
 
 	sink.mu.Lock()
@@ -242,11 +242,11 @@ func TestRemoteResync(t *testing.T) {
 		t.Errorf("resync offered %d routes, want only the %d new ones", got, len(added))
 	}
 
-	if got := sink.withdraws - withdraws; got != len(gone) {
-		t.Errorf("resync withdrew %d routes, want only the %d gone: %v", got, len(gone), sink.withdrawn)
+	if got := sink.withdraws - withdraws; got != len(removed) {
+		t.Errorf("resync withdrew %d routes, want only the %d removed: %v", got, len(removed), sink.withdrawn)
 	}
 
-	for _, p := range gone {
+	for _, p := range removed {
 		if _, ok := sink.routes[fib.Key{Table: fib.TableMain, Prefix: p}]; ok {
 			t.Errorf("withdrawn prefix %s still offered", p)
 		}

@@ -1,8 +1,8 @@
 package gobgp_test
 
 // This file runs the embedded speaker as a separate "router" process
-// inside a test namespace, because its BGP sockets must be created there:
-// the test binary runs itself under `ip netns exec` with routerEnv set,
+// inside a test namespace, because its BGP sockets must be created there.
+// The test binary runs itself under `ip netns exec` with routerEnv set,
 // and the router prints every sink call on standard output.
 
 import (

@@ -100,7 +100,7 @@ func (s *Source) runSession(ctx context.Context, b backend) error {
 
 // handlePeerEvent follows a session's state. A session that goes down
 // takes down the next hops only it announced, unless graceful restart
-// keeps its paths in use; one that comes up brings them back.
+// keeps its paths in use. A session that comes up brings them back.
 func (s *Source) handlePeerEvent(ctx context.Context, b backend, ev *api.WatchEventResponse_PeerEvent) {
 	switch ev.GetType() {
 	case api.WatchEventResponse_PeerEvent_END_OF_INIT:
@@ -143,8 +143,8 @@ func (s *Source) readDetails(ctx context.Context, b backend, addr netip.Addr) {
 	s.peers.setDetails(addr, d)
 }
 
-// sessionEstablished asks the speaker whether the session with addr is
-// established. The answer waits until the speaker has handled any state
+// sessionEstablished queries the speaker whether the session with addr is
+// established. The query waits until the speaker has handled any state
 // change it is busy with. An error counts as established, so that no next
 // hop is taken down on a failed query.
 func (s *Source) sessionEstablished(ctx context.Context, b backend, addr netip.Addr) bool {

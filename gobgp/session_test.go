@@ -307,3 +307,34 @@ func TestSessionEndOfInitForgets(t *testing.T) {
 		t.Errorf("peers = %v, want none", got)
 	}
 }
+
+func TestSessionPeerCheckInterval(t *testing.T) {
+	tb, sink := newTestTable(t, 0)
+	tb.handle([]*api.Path{
+		apiPath(t, "192.0.2.0/24", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "192.0.2.0/24", peerB, 65002, false, "198.51.100.2"),
+		apiPath(t, "203.0.113.0/24", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "203.0.113.0/24", peerB, 65002, false, "198.51.100.2"),
+	})
+	sink.take()
+
+	checked := 0
+	tb.check = func(netip.Addr) bool {
+		checked++
+
+		return true
+	}
+
+	// Peer A withdraws two prefixes in two messages while its session
+	// stays up: the speaker is queried once.
+	tb.handle([]*api.Path{apiPath(t, "192.0.2.0/24", peerB, 65002, false, "198.51.100.2")})
+	tb.handle([]*api.Path{apiPath(t, "203.0.113.0/24", peerB, 65002, false, "198.51.100.2")})
+
+	if checked != 1 {
+		t.Errorf("speaker queried %d times, want 1 within %s", checked, peerCheckInterval)
+	}
+
+	if got := sink.take(); strings.Contains(got, "gateway") {
+		t.Errorf("calls:\n%s\nwant no gateway change for a live peer", got)
+	}
+}

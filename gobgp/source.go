@@ -241,8 +241,8 @@ func (s *Source) Run(ctx context.Context) error {
 	return err
 }
 
-// declareConverged tells the sink, once, that the source has offered its
-// whole table.
+// declareConverged declares to the sink, once, that the source has
+// offered its whole table.
 func (s *Source) declareConverged() {
 	s.convergedOnce.Do(func() {
 		s.converged.Store(true)
@@ -268,11 +268,4 @@ func (s *Source) setBackend(b backend, connected bool, err error) {
 	if err != nil {
 		s.lastError = err.Error()
 	}
-}
-
-func (s *Source) currentBackend() backend {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	return s.backend
 }

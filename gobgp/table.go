@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 
@@ -58,6 +59,16 @@ type tableConfig struct {
 // the session's state change.
 type peerChecker func(peer netip.Addr) bool
 
+// peerCheckInterval is the shortest time between two queries for the same
+// established peer. GoBGP counts a neighbor's whole Adj-RIB-In to list it,
+// so a query per message would slow both GoBGP and the watch consumer
+// while a live peer withdraws many prefixes.
+//
+// NOTE: a peer that withdrew a prefix less than this interval before its
+// session went down is found down only by its state event, after GoBGP
+// has sent the withdrawals, so those prefixes fail over one by one.
+const peerCheckInterval = 250 * time.Millisecond
+
 // table is the state of the routes offered to the sink: one interned
 // member set per prefix. Its handle method runs on one goroutine; counters
 // and Status may be read from any goroutine.
@@ -75,8 +86,11 @@ type table struct {
 	offered map[netip.Prefix]*memberSet
 	sets    map[string]*memberSet
 
+	// checked is when each peer was last found established by check.
+	checked map[netip.Addr]time.Time
+
 	// resync collects the prefixes of the first event after the watch
-	// started; when that event is complete, the offered prefixes it did
+	// started. When that event is complete, the offered prefixes it did
 	// not contain are withdrawn. It is nil outside a resynchronisation.
 	resync map[netip.Prefix]struct{}
 
@@ -120,6 +134,7 @@ func newTable(cfg tableConfig, sink Sink, ps *peers, gws *gateways, check peerCh
 		check:    check,
 		offered:  make(map[netip.Prefix]*memberSet),
 		sets:     make(map[string]*memberSet),
+		checked:  make(map[netip.Addr]time.Time),
 	}
 }
 
@@ -307,7 +322,7 @@ func compareMembers(a, b member) int {
 }
 
 // checkLeavingPeers finds the peers whose members leave a prefix's set in
-// this message and asks the speaker whether their sessions are still
+// this message and queries the speaker whether their sessions are still
 // established. A session that is not is handled as down now, before the
 // changes are applied, so that its next hops leave the FIB's groups in
 // place rather than prefix by prefix.
@@ -326,8 +341,15 @@ func (t *table) checkLeavingPeers(changes []change) {
 		}
 	}
 
+	now := time.Now()
 	for _, p := range leaving {
-		if t.check == nil || !t.peers.established(p) || t.check(p) {
+		if t.check == nil || !t.peers.established(p) || now.Sub(t.checked[p]) < peerCheckInterval {
+			continue
+		}
+
+		if t.check(p) {
+			t.checked[p] = now
+
 			continue
 		}
 

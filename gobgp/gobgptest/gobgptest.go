@@ -67,7 +67,7 @@ func build() (string, error) {
 	}
 
 	// Build into a fresh directory and rename it into place, so that a
-	// concurrent test binary never sees half-written commands.
+	// concurrent test binary never runs half-written commands.
 	tmp, err := os.MkdirTemp(os.TempDir(), "fibd-gobgp-build-")
 	if err != nil {
 		return "", err
@@ -138,7 +138,9 @@ type Gobgpd struct {
 }
 
 // StartGobgpd starts gobgpd inside ns with a YAML configuration and waits
-// until its API answers. The process is killed when the test ends.
+// until its API responds. The process is killed when the test ends. A nil
+// ns runs gobgpd in the test's own network namespace, which suits
+// sessions over loopback addresses only.
 func StartGobgpd(t testing.TB, ns *netnstest.NS, config string) *Gobgpd {
 	t.Helper()
 
@@ -156,18 +158,25 @@ func StartGobgpd(t testing.TB, ns *netnstest.NS, config string) *Gobgpd {
 	}
 
 	g := &Gobgpd{Socket: filepath.Join(dir, "api.sock"), t: t, out: &bytes.Buffer{}}
-	g.cmd = ns.Command(gobgpd, "-f", file, "-t", "yaml", "--api-hosts", "unix://"+g.Socket,
-		"--pprof-disable", "--log-plain", "-l", "info")
+	args := []string{"-f", file, "-t", "yaml", "--api-hosts", "unix://" + g.Socket, "--pprof-disable", "--log-plain", "-l", "info"}
+	where := "the test's namespace"
+	if ns != nil {
+		g.cmd = ns.Command(gobgpd, args...)
+		where = ns.Name
+	} else {
+		g.cmd = exec.Command(gobgpd, args...)
+	}
+
 	g.cmd.Stdout = g.out
 	g.cmd.Stderr = g.out
 	if err := g.cmd.Start(); err != nil {
-		t.Fatalf("start gobgpd in %s: %v", ns.Name, err)
+		t.Fatalf("start gobgpd in %s: %v", where, err)
 	}
 
 	t.Cleanup(func() {
 		g.Kill()
 		if t.Failed() {
-			t.Logf("output of gobgpd in %s:\n%s", ns.Name, g.out.String())
+			t.Logf("output of gobgpd in %s:\n%s", where, g.out.String())
 		}
 	})
 
