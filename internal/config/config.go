@@ -61,13 +61,15 @@ type Kernel struct {
 	// written "FIRST-LAST". Default nexthop.DefaultRange.
 	NexthopIDs IDRange `yaml:"nexthop-ids"`
 
-	// ReadBuffer and WriteBuffer are netlink socket buffer sizes in bytes;
-	// zero keeps the kernel package's defaults.
+	// ReadBuffer and WriteBuffer are netlink socket buffer sizes in bytes.
+	// ReadBuffer also sizes the monitor's notification socket. Zero keeps
+	// the defaults of packages kernel and monitor (32 MiB).
 	ReadBuffer  int `yaml:"read-buffer"`
 	WriteBuffer int `yaml:"write-buffer"`
 
-	// AckPerMessage requests an acknowledgement for every message of a
-	// batch instead of errors only.
+	// AckPerMessage requests an acknowledgement for every netlink request
+	// instead of one per batch. It is slower and exists to measure the
+	// difference.
 	AckPerMessage bool `yaml:"ack-per-message"`
 
 	// ProtocolNamesDir is the iproute2 directory where fibd writes

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// Limiter is a slog.Handler that passes at most Repeats records with the
-// same level, message and logger attributes per interval to the handler it
-// wraps. When a suppressed message appears again after its interval, or at
+// Limiter is a slog.Handler that passes to the handler it wraps at most a
+// set number of records with the same level, message and logger attributes
+// per interval. When a suppressed message appears again after its interval, or at
 // Flush, one line reports how many repeats were suppressed.
 //
 // Records that differ only in their own attributes (another prefix, another
