@@ -22,9 +22,10 @@
 //
 // A hop is down while at least one reason holds: its link is down (the
 // kernel then deletes its object by itself), or a gateway is marked down
-// for a reason such as "bgp-peer". A group always holds the live members of
-// its set, so a hop going down replaces each group that contains it once,
-// whatever the number of routes. A route whose request shrank to what its
+// for a reason such as "bgp-peer". A group holds the live members of its
+// set, so a hop going down replaces each group that contains it once,
+// whatever the number of routes. A group whose hops are all down keeps its
+// members until its routes leave, because the kernel has no empty group. A route whose request shrank to what its
 // group already holds stays on it with no kernel write. A hop coming back
 // restores a group in place only when every route on it still requests the
 // group's whole set; otherwise the routes that request more move to a new
