@@ -106,6 +106,11 @@ type Config struct {
 	// FIB receives the repairs. Required.
 	FIB FIB
 
+	// Nexthops is fibd's range of nexthop ids; an object of another
+	// protocol in it is a conflict. The zero Range means
+	// nexthop.DefaultRange.
+	Nexthops nexthop.Range
+
 	// OwnPorts are netlink port ids whose notifications are fibd's own
 	// changes and are dropped. When empty and Kernel has a PortIDs
 	// method, its result is used.
@@ -158,6 +163,10 @@ func (c Config) withDefaults() Config {
 
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending
+	}
+
+	if c.Nexthops == (nexthop.Range{}) {
+		c.Nexthops = nexthop.DefaultRange
 	}
 
 	if len(c.OwnPorts) == 0 {
@@ -216,7 +225,7 @@ func New(cfg Config) (*Monitor, error) {
 	m := &Monitor{
 		cfg:    cfg,
 		ln:     ln,
-		tr:     newTranslator(cfg.Protocol, cfg.OwnPorts, cfg.FIB.Lookup),
+		tr:     newTranslator(cfg.Protocol, cfg.Nexthops, cfg.OwnPorts, cfg.FIB.Lookup),
 		status: Status{State: StateStarting},
 		wake:   make(chan struct{}, 1),
 	}

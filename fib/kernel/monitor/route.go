@@ -119,19 +119,29 @@ func (t *translator) foreignRoute(acts []action, h nlmsg.Header, kr fib.KernelRo
 
 // nexthop translates RTM_NEWNEXTHOP and RTM_DELNEXTHOP.
 //
-// Only the deletion of one of fibd's objects by someone else matters. The
-// kernel announces it once, without a delete for the routes that used the
-// object, and a group that lost its last member with it. A group that lost
-// one member is announced as an RTM_NEWNEXTHOP, which needs nothing more
-// than the member's own deletion.
+// The deletion of one of fibd's objects by someone else is announced once,
+// without a delete for the routes that used the object, and so is a group
+// that lost its last member with it. A group that lost one member is
+// announced as an RTM_NEWNEXTHOP, which needs nothing more than the
+// member's own deletion. An object of another protocol in fibd's id range
+// is a conflict.
 func (t *translator) nexthop(acts []action, h nlmsg.Header, payload []byte) ([]action, error) {
 	var n nlmsg.Nexthop
 	if err := n.UnmarshalBinary(payload); err != nil {
 		return acts, fmt.Errorf("decode nexthop notification: %w", err)
 	}
 
-	if h.Type == nlmsg.RTM_DELNEXTHOP && n.Protocol == t.protocol {
-		acts = append(acts, action{kind: actNexthopGone, nexthop: nexthop.ID(n.ID)})
+	id := nexthop.ID(n.ID)
+	switch {
+	case n.Protocol == t.protocol:
+		if h.Type == nlmsg.RTM_DELNEXTHOP {
+			acts = append(acts, action{kind: actNexthopGone, nexthop: id})
+		}
+	case h.Type == nlmsg.RTM_NEWNEXTHOP && t.ids.First <= id && id <= t.ids.Last:
+		// Another owner created or replaced an object in fibd's range. A
+		// replace takes the object over, with fibd's routes on it, and a
+		// dump is the way to learn which of fibd's objects it was.
+		acts = append(acts, action{kind: actResync, conflict: true, reason: fmt.Sprintf("nexthop %d taken by protocol %d", id, n.Protocol)})
 	}
 
 	return acts, nil

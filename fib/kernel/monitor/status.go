@@ -34,7 +34,8 @@ type Status struct {
 	// nexthop gone, link changed).
 	Repairs uint64
 
-	// Conflicts counts fibd routes that another owner's route replaced.
+	// Conflicts counts fibd routes that another owner's route replaced,
+	// and objects of other owners created in fibd's nexthop id range.
 	Conflicts uint64
 
 	// Reresolves counts the requests to resolve gateways again.

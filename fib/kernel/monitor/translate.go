@@ -55,7 +55,8 @@ type action struct {
 	// route is the route of actRouteGone.
 	route fib.KernelRoute
 	// conflict marks an actRouteGone caused by another owner's route that
-	// took the place of fibd's.
+	// took the place of fibd's, or an actResync caused by another owner's
+	// nexthop object in fibd's id range.
 	conflict bool
 
 	// nexthop is the object of actNexthopGone.
@@ -77,14 +78,16 @@ type lookupFunc func(fib.Key) (fib.RouteState, bool)
 // repeated notification. It is not safe for concurrent use.
 type translator struct {
 	protocol uint8
+	ids      nexthop.Range
 	ownPorts map[uint32]bool
 	lookup   lookupFunc
 	links    map[uint32]link
 }
 
-func newTranslator(protocol uint8, ownPorts []uint32, lookup lookupFunc) *translator {
+func newTranslator(protocol uint8, ids nexthop.Range, ownPorts []uint32, lookup lookupFunc) *translator {
 	t := &translator{
 		protocol: protocol,
+		ids:      ids,
 		ownPorts: make(map[uint32]bool),
 		lookup:   lookup,
 		links:    make(map[uint32]link),

@@ -201,7 +201,7 @@ func TestTranslateRoute(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTranslator(testProtocol, []uint32{ownPort}, fakeLookup(tt.state...))
+			tr := newTranslator(testProtocol, nexthop.DefaultRange, []uint32{ownPort}, fakeLookup(tt.state...))
 			h := nlmsg.Header{Type: tt.typ, Flags: tt.flags, PID: tt.pid}
 
 			got, err := tr.translate(nil, h, routePayload(t, tt.prefix, tt.proto, tt.metric, tt.rflags))
@@ -217,25 +217,30 @@ func TestTranslateRoute(t *testing.T) {
 }
 
 func TestTranslateNexthop(t *testing.T) {
+	taken := action{kind: actResync, conflict: true, reason: "nexthop 3000000005 taken by protocol 4"}
+
 	tests := []struct {
 		name  string
 		typ   uint16
 		pid   uint32
+		id    uint32
 		proto uint8
 		want  []action
 	}{
-		{"own deleted", nlmsg.RTM_DELNEXTHOP, otherPort, testProtocol, []action{{kind: actNexthopGone, nexthop: 3000000005}}},
-		{"echo of own delete", nlmsg.RTM_DELNEXTHOP, ownPort, testProtocol, nil},
-		{"own group shrunk", nlmsg.RTM_NEWNEXTHOP, otherPort, testProtocol, nil},
-		{"foreign deleted", nlmsg.RTM_DELNEXTHOP, otherPort, nlmsg.RTPROT_ZEBRA, nil},
+		{"own deleted", nlmsg.RTM_DELNEXTHOP, otherPort, 3000000005, testProtocol, []action{{kind: actNexthopGone, nexthop: 3000000005}}},
+		{"echo of own delete", nlmsg.RTM_DELNEXTHOP, ownPort, 3000000005, testProtocol, nil},
+		{"own group shrunk", nlmsg.RTM_NEWNEXTHOP, otherPort, 3000000005, testProtocol, nil},
+		{"foreign deleted", nlmsg.RTM_DELNEXTHOP, otherPort, 3000000005, nlmsg.RTPROT_ZEBRA, nil},
+		{"foreign in range", nlmsg.RTM_NEWNEXTHOP, otherPort, 3000000005, nlmsg.RTPROT_STATIC, []action{taken}},
+		{"foreign out of range", nlmsg.RTM_NEWNEXTHOP, otherPort, 77, nlmsg.RTPROT_ZEBRA, nil},
 	}
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTranslator(testProtocol, []uint32{ownPort}, nil)
+			tr := newTranslator(testProtocol, nexthop.DefaultRange, []uint32{ownPort}, nil)
 			h := nlmsg.Header{Type: tt.typ, PID: tt.pid}
 
-			got, err := tr.translate(nil, h, nexthopPayload(t, 3000000005, tt.proto))
+			got, err := tr.translate(nil, h, nexthopPayload(t, tt.id, tt.proto))
 			if err != nil {
 				t.Fatalf("translate: %v", err)
 			}
@@ -295,7 +300,7 @@ func TestTranslateLink(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTranslator(testProtocol, nil, nil)
+			tr := newTranslator(testProtocol, nexthop.DefaultRange, nil, nil)
 			tr.setLinks(nil, []link{{Index: 1, Name: "lo", Up: true}, {Index: 2, Name: "v0", Up: true}})
 
 			for i, step := range tt.steps {
@@ -331,7 +336,7 @@ func TestTranslateAddress(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTranslator(testProtocol, nil, nil)
+			tr := newTranslator(testProtocol, nexthop.DefaultRange, nil, nil)
 			tr.setLinks(nil, []link{{Index: 2, Name: "v0", Up: true}})
 
 			got, err := tr.translate(nil, nlmsg.Header{Type: tt.typ}, tt.payload)
@@ -347,7 +352,7 @@ func TestTranslateAddress(t *testing.T) {
 }
 
 func TestTranslateTruncated(t *testing.T) {
-	tr := newTranslator(testProtocol, nil, nil)
+	tr := newTranslator(testProtocol, nexthop.DefaultRange, nil, nil)
 	for _, typ := range []uint16{nlmsg.RTM_NEWROUTE, nlmsg.RTM_DELNEXTHOP, nlmsg.RTM_NEWLINK, nlmsg.RTM_DELADDR} {
 		if _, err := tr.translate(nil, nlmsg.Header{Type: typ}, []byte{1, 2}); err == nil {
 			t.Errorf("translate of type %d with 2 bytes: no error", typ)
@@ -356,7 +361,7 @@ func TestTranslateTruncated(t *testing.T) {
 }
 
 func TestSetLinks(t *testing.T) {
-	tr := newTranslator(testProtocol, nil, nil)
+	tr := newTranslator(testProtocol, nexthop.DefaultRange, nil, nil)
 	tr.setLinks(nil, []link{{Index: 2, Name: "v0", Up: true}, {Index: 3, Name: "v2", Up: true}})
 
 	got := tr.setLinks(nil, []link{{Index: 2, Name: "v0", Up: false}, {Index: 4, Name: "v3", Up: true}})

@@ -132,17 +132,28 @@ func diffRoute(out []string, rs fib.RouteState, kernelRoutes map[routeID]fib.Ker
 		return out
 	}
 
+	return diffRouteHops(out, id, rs, kr, kernelObjects, fibObjects)
+}
+
+// diffRouteHops compares the next hops of a unicast route.
+func diffRouteHops(out []string, id routeID, rs fib.RouteState, kr fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
+	if _, ok := kernelObjects[kr.Nexthop]; !ok {
+		return append(out, fmt.Sprintf("%s uses nexthop %d, which is not one of fibd's objects in the kernel", id, kr.Nexthop))
+	}
+
 	// The FIB's own object for the route is the reference: it holds only
 	// the members that are alive. Without one, the requested set is.
-	var wantHops []nexthop.Member
-	if rs.Installed != nil && rs.Installed.Nexthop != 0 {
-		if rs.Installed.Nexthop != kr.Nexthop {
-			out = append(out, fmt.Sprintf("%s uses nexthop %d, expected %d", id, kr.Nexthop, rs.Installed.Nexthop))
+	wantHops := rs.Candidates[0].NextHops.Canonical().Members
+	if in := rs.Installed; in != nil && in.Nexthop != 0 {
+		if _, ok := fibObjects[in.Nexthop]; !ok {
+			return append(out, fmt.Sprintf("%s is installed on nexthop %d, which the FIB does not hold", id, in.Nexthop))
 		}
 
-		wantHops = expand(rs.Installed.Nexthop, fibObjects)
-	} else {
-		wantHops = c.NextHops.Canonical().Members
+		if in.Nexthop != kr.Nexthop {
+			out = append(out, fmt.Sprintf("%s uses nexthop %d, expected %d", id, kr.Nexthop, in.Nexthop))
+		}
+
+		wantHops = expand(in.Nexthop, fibObjects)
 	}
 
 	gotHops := expand(kr.Nexthop, kernelObjects)

@@ -105,7 +105,22 @@ func TestDiff(t *testing.T) {
 			s.Nexthops = s.Nexthops[:2]
 		}, []string{
 			"missing nexthop 3000000003",
-			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel dev (missing nexthop 3000000003), expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
+			"route 203.0.113.64/26 table 254 metric 20 uses nexthop 3000000003, which is not one of fibd's objects in the kernel",
+		}},
+		{"route on a foreign nexthop", func(d *desired, s *fib.Snapshot) {
+			d.routes, d.nexthops = d.routes[:1], d.nexthops[:2]
+			s.Routes, s.Nexthops = s.Routes[:1], s.Nexthops[1:2]
+			s.ForeignNexthops = []nexthop.ID{3000000001}
+		}, []string{
+			"nexthop 3000000001 is held by another owner",
+			"route 203.0.113.0/26 table 254 metric 20 uses nexthop 3000000001, which is not one of fibd's objects in the kernel",
+		}},
+		{"route on a nexthop unknown to the FIB", func(d *desired, s *fib.Snapshot) {
+			d.routes, d.nexthops = d.routes[:1], d.nexthops[1:2]
+			s.Routes, s.Nexthops = s.Routes[:1], s.Nexthops[:2]
+		}, []string{
+			"extra nexthop 3000000001",
+			"route 203.0.113.0/26 table 254 metric 20 is installed on nexthop 3000000001, which the FIB does not hold",
 		}},
 		{"nexthop held by another owner", func(d *desired, s *fib.Snapshot) {
 			s.Nexthops = s.Nexthops[:2]

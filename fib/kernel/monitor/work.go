@@ -115,10 +115,13 @@ func (m *Monitor) apply(acts []action, s *schedule) {
 			}
 		case actResync:
 			m.requestResync(s, time.Now().Add(m.cfg.ResyncDelay), a.reason)
+			if a.conflict {
+				conflicts++
+			}
 		}
 	}
 
-	if repairs > 0 {
+	if repairs > 0 || conflicts > 0 {
 		m.mu.Lock()
 		m.status.Repairs += repairs
 		m.status.Conflicts += conflicts
