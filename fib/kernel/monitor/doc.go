@@ -33,6 +33,9 @@
 //     with EEXIST.
 //   - A device deleted and created again under the same name gets a new
 //     index and starts without nexthop objects.
+//   - Replacing one of fibd's nexthop objects with another protocol's
+//     (`ip nexthop replace id N ... proto static`) keeps fibd's routes on
+//     it and is announced as RTM_NEWNEXTHOP of the new protocol only.
 //   - Every change fibd makes is notified to every listener too, with
 //     nlmsg_pid set to the port id of the socket that requested it.
 //   - A listener that does not keep up loses notifications: recv fails with
@@ -53,8 +56,9 @@
 // A resync dumps the kernel (Kernel.Dump, which retries dumps marked
 // NLM_F_DUMP_INTR) and hands the snapshot to FIB.Reconcile. It runs after
 // an overrun (together with a dump of the links, whose notifications may
-// be lost too), after an address removal, after a notification that could
-// not be decoded, and after an audit that found a difference. Requests are
+// be lost too), after an address removal, after an object of another
+// protocol appears in fibd's nexthop id range, after a notification that
+// could not be decoded, and after an audit that found a difference. Requests are
 // coalesced, at most one resync runs at a time, and consecutive ones are
 // at least Config.ResyncInterval apart.
 //
