@@ -144,6 +144,11 @@ func dumpLinks(netns int) ([]link, error) {
 // audit compares the kernel with the FIB and schedules a resync when they
 // differ.
 func (m *Monitor) audit(ctx context.Context, s *schedule) {
+	// Changes in flight would show up as differences.
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	_ = m.cfg.FIB.Sync(syncCtx)
+	cancel()
+
 	report, err := m.Verify(ctx)
 
 	m.mu.Lock()
