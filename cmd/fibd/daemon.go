@@ -283,7 +283,7 @@ func (d *daemon) serve(ctx context.Context) error {
 
 	g.Go(func() error { return d.component(fibCtx, "fib", d.fib.Run) })
 
-	d.startProducers(producers, pctx)
+	d.startProducers(pctx, producers)
 
 	g.Go(func() error {
 		err := producers.Wait()
@@ -310,7 +310,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	return err
 }
 
-func (d *daemon) startProducers(g *errgroup.Group, ctx context.Context) {
+func (d *daemon) startProducers(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return d.component(ctx, "monitor", d.monitor.Run) })
 	g.Go(func() error { return d.component(ctx, "api", d.serveAPI) })
 
