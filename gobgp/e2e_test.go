@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -214,14 +215,26 @@ func TestEmbeddedLinkLocal(t *testing.T) {
 	link(t, r, p1, 0)
 
 	port := randomPort()
+	api := "unix://" + t.TempDir() + "/router.sock"
 	rt := startRouter(t, r, globalYAML(65000, "192.0.2.1", port, true)+neighborYAML(peerAddr(0), 65000, port, true),
-		routerTimeoutEnv+"=60s")
+		routerTimeoutEnv+"=60s", routerAPIEnv+"="+api)
 
 	g := gobgptest.StartGobgpd(t, p1, globalYAML(65000, "192.0.2.10", port, false)+passiveNeighborYAML(routerAddr(0), 65000, port, true))
 	announce(t, g, "fe80::2", []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")})
 	announce(t, g, peerAddr(0), []netip.Prefix{netip.MustParsePrefix("2001:db8:3::/48")})
 
 	rt.wait("both routes", 30*time.Second, func() bool { return len(rt.routes) == 2 })
+
+	// The gobgp command works against the embedded speaker's API.
+	_, gobgpCmd := gobgptest.Binaries(t)
+	out, err := exec.Command(gobgpCmd, "--target", api, "global", "rib", "-a", "ipv6").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gobgp global rib: %v\n%s", err, out)
+	}
+
+	if !strings.Contains(string(out), "2001:db8:2::/48") {
+		t.Errorf("gobgp global rib does not list 2001:db8:2::/48:\n%s", out)
+	}
 
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

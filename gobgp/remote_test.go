@@ -251,4 +251,17 @@ func TestRemoteResync(t *testing.T) {
 			t.Errorf("withdrawn prefix %s still offered", p)
 		}
 	}
+
+	st := src.Status()
+	if st.Routes != n-len(removed)+len(added) {
+		t.Errorf("status routes = %d, want %d", st.Routes, n-len(removed)+len(added))
+	}
+
+	if len(st.Peers) != 1 {
+		t.Fatalf("status peers = %+v, want one", st.Peers)
+	}
+
+	if p := st.Peers[0]; p.State != "ESTABLISHED" || p.AS != 65001 || p.Accepted != uint64(st.Routes) || p.Uptime <= 0 {
+		t.Errorf("status peer = %+v, want established AS 65001 with %d accepted and an uptime", p, st.Routes)
+	}
 }

@@ -338,3 +338,27 @@ func TestSessionPeerCheckInterval(t *testing.T) {
 		t.Errorf("calls:\n%s\nwant no gateway change for a live peer", got)
 	}
 }
+
+func TestSessionGracefulRestart(t *testing.T) {
+	b := newFakeBackend(t)
+	s, sink := startSource(t, b, time.Hour)
+
+	d := established(t, peerA, 65001)
+	d.GracefulRestart = &api.GracefulRestart{Enabled: true}
+	d.State.RemoteCap = append(d.State.RemoteCap, mustAny(t, &api.GracefulRestartCapability{}))
+	b.setDetails(peerA, d)
+	b.sendPeer(api.WatchEventResponse_PeerEvent_INIT, peerEvent(peerA, 65001, localAS, api.PeerState_ESTABLISHED))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_END_OF_INIT, nil)
+	b.table <- []*api.Path{apiPath(t, "192.0.2.0/24", peerA, 65001, false, "198.51.100.1")}
+	waitFor(t, "the route", func() bool { return sink.len() == 1 })
+	waitFor(t, "the session details", func() bool { return s.peers.gracefulRestart(netip.MustParseAddr(peerA)) })
+
+	// GoBGP keeps a restarting peer's paths as stale, so its next hop
+	// stays up.
+	b.sendPeer(api.WatchEventResponse_PeerEvent_STATE, peerEvent(peerA, 65001, localAS, api.PeerState_ACTIVE))
+	waitFor(t, "the session loss", func() bool { return !s.peers.established(netip.MustParseAddr(peerA)) })
+
+	if got := s.gateways.downCount(); got != 0 {
+		t.Errorf("%d next hops down, want none while the peer restarts", got)
+	}
+}
