@@ -45,6 +45,24 @@ func init() {
 	RegisterChild("bgp-peer", newBGPPeer)
 }
 
+// startPeer starts the BGP peer child in env's peer namespace with one
+// session per link the workload uses.
+func startPeer(env *Env, w Workload) (*Child, error) {
+	sessions := 1
+	if w.ECMP {
+		sessions = 2
+	}
+
+	var spec peerSpec
+	spec.ChildSpec = ChildSpec{Kind: "bgp-peer", Workload: w}
+	spec.Dir, spec.Sessions, spec.RouterID = env.Dir, sessions, env.Links[0].Gateway4
+	for i, l := range env.Links {
+		spec.Routers[i], spec.Locals[i] = l.Local(w.Family), l.Gateway(w.Family)
+	}
+
+	return StartChild(env.Peer, spec)
+}
+
 func newBGPPeer(raw json.RawMessage) (ChildHandler, error) {
 	var spec peerSpec
 	if err := json.Unmarshal(raw, &spec); err != nil {

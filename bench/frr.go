@@ -82,19 +82,7 @@ func (c *Zebra) Start(ctx context.Context, env *Env, w Workload) error {
 		return err
 	}
 
-	sessions := 1
-	if w.ECMP {
-		sessions = 2
-	}
-
-	var spec peerSpec
-	spec.ChildSpec = ChildSpec{Kind: "bgp-peer", Workload: w}
-	spec.Dir, spec.Sessions, spec.RouterID = env.Dir, sessions, env.Links[0].Gateway4
-	for i, l := range env.Links {
-		spec.Routers[i], spec.Locals[i] = l.Local(w.Family), l.Gateway(w.Family)
-	}
-
-	peer, err := StartChild(env.Peer, spec)
+	peer, err := startPeer(env, w)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ var (
 		{name: "ip-batch", fast: true, make: func() Contender { return NewIPBatch() }},
 		{name: "bird", make: func() Contender { return NewBIRD() }, available: BIRDAvailable},
 		{name: "zebra", make: func() Contender { return NewZebra() }, available: ZebraAvailable},
+		{name: "fibd-bgp", make: func() Contender { return NewFibdBGP() }},
 	}
 )
 
