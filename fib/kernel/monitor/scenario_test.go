@@ -569,3 +569,20 @@ func TestScenarioForeignNexthop(t *testing.T) {
 
 	t.Skipf("skipping the repair: after Reconcile lists nexthop %d in ForeignNexthops, the FIB keeps its route on it instead of moving it to a new object", id)
 }
+
+func TestScenarioCarrierLoss(t *testing.T) {
+	s := newStack(t, Config{})
+	s.update(t, []fib.Route{route("203.0.113.0/24", gw0), route("2001:db8:1::/48", gw06)})
+	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(2))
+
+	// v0 stays administratively up and loses its carrier.
+	s.peer.IP("link", "set", "p0", "down")
+	s.waitKernel(t, "routes gone with the carrier", 5*time.Second, hasRoutes(0))
+
+	start := time.Now()
+	s.peer.IP("link", "set", "p0", "up")
+	took := s.waitKernelSince(t, start, "routes back with the carrier", 5*time.Second, hasRoutes(2))
+	t.Logf("routes back %v after the start of `ip link set p0 up` in the peer", took)
+
+	s.verifyClean(t)
+}
