@@ -101,8 +101,11 @@ type FIB struct {
 	// interrupt forwarding.
 	FlushOnExit bool `yaml:"flush-on-exit"`
 
-	// TakeoverConflicts lets fibd replace routes of other protocols that
-	// occupy a key it wants to program.
+	// TakeoverConflicts would let fibd replace routes of other protocols
+	// that occupy a key it wants to program. Only false is accepted.
+	//
+	// TODO: package fib has no takeover, so fibd never replaces another
+	// protocol's route and reports the key as a conflict instead.
 	TakeoverConflicts bool `yaml:"takeover-conflicts"`
 }
 
