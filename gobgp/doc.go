@@ -5,7 +5,7 @@
 // # Paths and routes
 //
 // GoBGP's best-path watch sends, for each changed prefix, the whole
-// current equal-cost multipath set; a member that leaves shows only by its
+// current equal-cost multipath set. A member that leaves shows only by its
 // absence, and a prefix whose last path went away arrives as one withdrawn
 // path that still carries the old next hop. Each set becomes one fib.Route
 // with one member of weight 1 per distinct next hop and no device: the FIB

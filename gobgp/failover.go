@@ -60,7 +60,7 @@ func (g *gateways) addSet(members []member, established func(netip.Addr) bool) {
 	}
 }
 
-// removeSet forgets the pairs of a member set that is no longer used.
+// removeSet removes the pairs of a member set that is no longer used.
 func (g *gateways) removeSet(members []member) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -49,6 +49,11 @@ func (t *table) apply(changes []change) {
 
 // sweep withdraws the offered prefixes that the resynchronised table does
 // not contain, and ends the resynchronisation.
+//
+// TODO: after gobgpd itself restarted, its table is still empty when the
+// first event completes, so the sweep withdraws every route until the
+// peers send them again; only a lost connection to a running gobgpd keeps
+// the routes that stay valid.
 func (t *table) sweep() {
 	b := batch{t: t}
 	for prefix := range t.offered {

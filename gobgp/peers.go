@@ -227,7 +227,7 @@ func (ps *peers) beginInit(localAS uint32) {
 }
 
 // endOfInit records that every configured neighbor has been listed. It
-// forgets the neighbors the listing did not contain and returns those
+// removes the neighbors the listing did not contain and returns those
 // whose sessions were established.
 func (ps *peers) endOfInit() []netip.Addr {
 	ps.mu.Lock()
@@ -309,9 +309,9 @@ func (ps *peers) snapshot() []peer {
 }
 
 // negotiatedFamilies returns the unicast families enabled locally that the
-// peer announced in its Multiprotocol capabilities; a peer without them
-// negotiates IPv4 unicast only (RFC 4760, section 8). The result is never
-// nil.
+// peer announced in its Multiprotocol capabilities. A peer that announced
+// none negotiates IPv4 unicast only, as GoBGP v3.37.0 assumes (open2Cap in
+// pkg/server/fsm.go). The result is never nil.
 func negotiatedFamilies(d *api.Peer) []family {
 	remote := make(map[family]bool)
 	sawMP := false
