@@ -46,10 +46,10 @@
 //
 // # Echoes
 //
-// A socket filter drops, in the kernel, the notifications caused by fibd's
-// own request sockets (Config.OwnPorts) and every RTM_NEWROUTE and
-// RTM_NEWNEXTHOP of fibd's protocol, so that installing a million routes
-// neither wakes the monitor a million times nor fills its buffer.
+// A socket filter in the kernel drops the notifications caused by fibd's
+// own request sockets (Config.OwnPorts), and every RTM_NEWROUTE and
+// RTM_NEWNEXTHOP of fibd's protocol. Installing or deleting a million
+// routes therefore neither wakes the monitor nor fills its buffer.
 //
 // # Resyncs
 //

@@ -28,8 +28,8 @@ type Report struct {
 // resolvable route must be installed with the expected type, metric and
 // next hops. Every nexthop object that the FIB has installed must exist
 // with the same content. Every route and object of fibd's protocol in the
-// kernel must be expected by the FIB. Changes in flight show up as differences; call
-// the FIB's Sync first for a stable answer.
+// kernel must be expected by the FIB. Changes in flight show up as
+// differences, so call the FIB's Sync first for a stable result.
 func (m *Monitor) Verify(ctx context.Context) (Report, error) {
 	snap, err := m.cfg.Kernel.Dump(ctx)
 	if err != nil {
