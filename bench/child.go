@@ -131,14 +131,28 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
+// selfUsage returns the child's CPU time and peak RSS. The peak comes
+// from VmHWM: ru_maxrss would include the harness's memory, because Go
+// starts a child with vfork semantics and execve keeps the largest RSS of
+// the replaced address space.
 func selfUsage() Usage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 
 	return Usage{
 		CPU:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		PeakRSSKB: ru.Maxrss,
+		PeakRSSKB: vmHWM(os.Getpid()),
 	}
+}
+
+// vmHWM returns a process's peak resident set size in KiB, or 0.
+func vmHWM(pid int) int64 {
+	kb, err := strconv.ParseInt(strings.TrimSuffix(procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM"), " kB"), 10, 64)
+	if err != nil {
+		return 0
+	}
+
+	return kb
 }
 
 // Child is the harness's handle on a child process inside a namespace.

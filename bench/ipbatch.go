@@ -60,11 +60,10 @@ func (c *IPBatch) Run(ctx context.Context, s Scenario, mark func()) error {
 	cmd.Stderr = &stderr
 
 	mark()
-	err := cmd.Run()
+	err := c.runSampled(cmd)
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			c.usage.CPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			c.usage.PeakRSSKB = max(c.usage.PeakRSSKB, ru.Maxrss)
 		}
 	}
 
@@ -73,6 +72,30 @@ func (c *IPBatch) Run(ctx context.Context, s Scenario, mark func()) error {
 	}
 
 	return os.Remove(file)
+}
+
+// runSampled runs cmd and samples its VmHWM every 5 ms. The rusage of the
+// ended process would report the harness's RSS instead (see selfUsage),
+// so the peak is the last sample: it can miss growth in the last 5 ms.
+func (c *IPBatch) runSampled(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			c.usage.PeakRSSKB = max(c.usage.PeakRSSKB, vmHWM(cmd.Process.Pid))
+		}
+	}
 }
 
 func (c *IPBatch) writeBatch(file string, s Scenario) error {

@@ -57,7 +57,7 @@ func renderPage(r *Results, base string) string {
 	p("")
 	p("fibd and its alternatives programming the same routes into the Linux FIB, on the same machine, in the same invocation, each in its own pair of network namespaces. Every figure is the median of %d run(s), with the minimum and maximum in brackets.", r.Runs)
 	p("")
-	p("Command (as root, from the repository root, after `bench/setup.sh`):")
+	p("Command (as root, from the repository root, after `bench/setup.sh`; one line per invocation):")
 	p("")
 	p("```")
 	p("%s", r.Command)

@@ -71,9 +71,7 @@ func (d *daemon) sample() (time.Duration, int64) {
 		d.cpu = cpu
 	}
 
-	if kb, err := strconv.ParseInt(strings.TrimSuffix(procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM"), " kB"), 10, 64); err == nil {
-		d.peak = max(d.peak, kb)
-	}
+	d.peak = max(d.peak, vmHWM(pid))
 
 	return d.cpu, d.peak
 }

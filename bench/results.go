@@ -167,3 +167,45 @@ func ReadResults(path string) (*Results, error) {
 
 	return &r, nil
 }
+
+// Merge combines the results of several invocations into one page's
+// worth: commands are listed one per line, contenders and measurements
+// are added in order, and a measurement already present (same contender,
+// scenario and workload) keeps the first invocation's samples, so that
+// ratios still pair samples of the same run.
+func Merge(rs []*Results) *Results {
+	if len(rs) == 0 {
+		return &Results{}
+	}
+
+	m := *rs[0]
+	m.Versions = map[string]string{}
+	m.Contenders = slices.Clone(m.Contenders)
+	m.Measurements = slices.Clone(m.Measurements)
+	for i, r := range rs {
+		for k, v := range r.Versions {
+			m.Versions[k] = v
+		}
+
+		if i == 0 {
+			continue
+		}
+
+		m.Command += "\n" + r.Command
+		m.Seconds += r.Seconds
+		m.Machine.LoadEnd = r.Machine.LoadEnd
+		for _, c := range r.Contenders {
+			if !slices.ContainsFunc(m.Contenders, func(x ContenderInfo) bool { return x.Name == c.Name }) {
+				m.Contenders = append(m.Contenders, c)
+			}
+		}
+
+		for _, x := range r.Measurements {
+			if m.Find(x.Contender, x.Scenario, x.Workload) == nil {
+				m.Measurements = append(m.Measurements, x)
+			}
+		}
+	}
+
+	return &m
+}

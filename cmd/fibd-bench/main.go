@@ -54,7 +54,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.compat, "compat-mode", "0,1", "net.ipv4.nexthop_compat_mode values: the first is set in the namespaces, failover is measured in each")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.StringVar(&o.page, "page", "", "generate the results page (markdown, with SVG plots beside it) at this path")
-	fs.StringVar(&o.from, "from", "", "with --page: generate the page from this results JSON instead of running the benchmark")
+	fs.StringVar(&o.from, "from", "", "with --page: generate the page from these comma-separated results JSON files instead of running the benchmark")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for each scenario")
 
 	if err := fs.Parse(args); err != nil {
@@ -125,12 +125,18 @@ func run(args []string) int {
 }
 
 func writePage(o options) int {
-	res, err := bench.ReadResults(o.from)
-	if err == nil {
-		err = bench.WritePage(res, o.page)
+	var all []*bench.Results
+	for _, path := range strings.Split(o.from, ",") {
+		res, err := bench.ReadResults(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-bench: %v\n", err)
+			return 1
+		}
+
+		all = append(all, res)
 	}
 
-	if err != nil {
+	if err := bench.WritePage(bench.Merge(all), o.page); err != nil {
 		fmt.Fprintf(os.Stderr, "fibd-bench: %v\n", err)
 		return 1
 	}
