@@ -20,8 +20,8 @@ import (
 // child process.
 const childEnv = "FIBD_BENCH_CHILD"
 
-// ChildSpec tells a child process what to be. Kinds other than the
-// writer may embed it in their own spec.
+// ChildSpec is the specification of a child process. Kinds other than
+// the writer may embed it in their own spec.
 type ChildSpec struct {
 	Kind     string   `json:"kind"` // "writer", or a kind added with RegisterChild
 	NSPath   string   `json:"ns_path"`
@@ -75,9 +75,10 @@ func ChildMain() {
 	os.Exit(0)
 }
 
-// childLoop reads commands: "prepare SCENARIO" is answered by "ready",
-// "go" by "done ok|ERROR UTIME_US STIME_US MAXRSS_KB" (the rusage of the
-// child at that moment), until standard input closes.
+// childLoop reads commands until standard input closes. The reply to
+// "prepare SCENARIO" is "ready" (or "error TEXT"), the reply to "go" is
+// "done CPU_US PEAK_KB ok|ERROR" with the child's CPU time and peak RSS
+// at that moment.
 func childLoop(raw json.RawMessage, in io.Reader, out io.Writer) error {
 	var head struct {
 		Kind string `json:"kind"`
@@ -265,7 +266,8 @@ func (c *Child) Kill() {
 	}
 }
 
-// Close asks the child to exit by closing its standard input.
+// Close closes the child's standard input, which ends the child, and
+// waits for it to exit.
 func (c *Child) Close() error {
 	if c.cmd.ProcessState != nil {
 		return nil

@@ -37,8 +37,8 @@ type Contender interface {
 	Start(ctx context.Context, env *Env, w Workload) error
 
 	// Run performs a scenario. It calls mark at the moment the measured
-	// work begins (after any unmeasured preparation) and returns once the
-	// contender has done its part by its own account; the harness then
+	// work begins, after any unmeasured preparation. It returns once the
+	// contender has done its part by its own account, and the harness then
 	// waits for the kernel. For Restart, Run returns when the restarted
 	// contender reports ready.
 	Run(ctx context.Context, s Scenario, mark func()) error
@@ -66,8 +66,8 @@ type Diagnoser interface {
 	Diagnose() string
 }
 
-// Describer is implemented by contenders that can say how they are driven
-// and which version runs, for the results page.
+// Describer is implemented by contenders that describe how they are
+// driven and which version runs, for the results page.
 type Describer interface {
 	Describe() string
 	Version() string

@@ -143,8 +143,8 @@ func (c *FibdBGP) start(ctx context.Context, converged bool) error {
 	return c.waitReady(ctx, bin, converged)
 }
 
-// waitReady polls `fibd status` until the daemon answers on its socket
-// and, with converged, reports BGP converged: only then does it delete
+// waitReady polls `fibd status` until the daemon replies on its socket
+// and, with converged, reports BGP converged. Only then does fibd delete
 // adopted routes that BGP no longer has.
 func (c *FibdBGP) waitReady(ctx context.Context, bin string, converged bool) error {
 	for {

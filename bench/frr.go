@@ -16,12 +16,12 @@ import (
 // installs for bgpd.
 const ProtoBGP = 186
 
-// frrDir is where the Debian frr package installs its daemons.
+// frrDir is the directory of the Debian frr package's daemons.
 const frrDir = "/usr/lib/frr"
 
-// Zebra drives FRR the way a BGP router runs it: bgpd learns the routes
-// from a BGP peer (GoBGP in the peer namespace, one session per link) and
-// zebra programs them, with kernel nexthop groups as FRR 8.4 uses them by
+// Zebra drives FRR the way a BGP router runs it. bgpd learns the routes
+// from a BGP peer (GoBGP in the peer namespace, one session per link), and
+// zebra programs them with kernel nexthop groups, which FRR 8.4 uses by
 // default. The figures are those of bgpd and zebra together.
 type Zebra struct {
 	env   *Env
@@ -185,7 +185,8 @@ func (c *Zebra) startDaemons(ctx context.Context) error {
 	return c.waitVty(ctx, "bgpd")
 }
 
-// waitVty waits until the daemon's vty socket answers, its readiness.
+// waitVty waits until the daemon's vty socket accepts a command, which
+// is its readiness.
 func (c *Zebra) waitVty(ctx context.Context, name string) error {
 	sock := filepath.Join(c.dir, name+".vty")
 	for {

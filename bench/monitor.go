@@ -39,8 +39,8 @@ type Monitor struct {
 	err      error
 }
 
-// routeRef is how a route forwards: through a nexthop object, or through
-// its own gateways given as a mask of the two links' gateways.
+// routeRef is a route's forwarding reference: a nexthop object, or its
+// own gateways as a mask of the two links' gateways.
 type routeRef struct {
 	nhid uint32
 	mask uint8

@@ -195,7 +195,7 @@ func align4(n int) int {
 	return (n + 3) &^ 3
 }
 
-// routeInfo is what the monitor keeps of a route notification.
+// routeInfo is the part of a route notification that the monitor keeps.
 type routeInfo struct {
 	Prefix   netip.Prefix
 	Table    uint32
@@ -280,7 +280,8 @@ func parseMultipath(b []byte) []netip.Addr {
 	return gws
 }
 
-// nexthopInfo is what the monitor keeps of a nexthop notification.
+// nexthopInfo is the part of a nexthop notification that the monitor
+// keeps.
 type nexthopInfo struct {
 	ID      uint32
 	Gateway netip.Addr

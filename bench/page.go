@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// The contenders the goals compare fibd with, and the factor each goal
-// asks for on the install rate.
+// installGoals are the contenders the goals compare fibd with, and the
+// factor of the install rate that each goal requires.
 var installGoals = []struct {
 	contender string
 	factor    float64 // fibd's rate must be at least factor × theirs
@@ -137,7 +137,13 @@ func rates(m *Measurement) []float64 {
 // ratio returns the median, min and max over runs of fibd's install rate
 // divided by other's, pairing samples of the same run.
 func ratio(r *Results, other string, w Workload) (Summary, bool) {
-	a, b := rates(r.Find(fibdName, "install", w)), rates(r.Find(other, "install", w))
+	return ratioOf(r, fibdName, other, w)
+}
+
+// ratioOf returns the install rate of one contender divided by another's,
+// pairing samples of the same run.
+func ratioOf(r *Results, name, other string, w Workload) (Summary, bool) {
+	a, b := rates(r.Find(name, "install", w)), rates(r.Find(other, "install", w))
 	var samples []Sample
 	for i := range min(len(a), len(b)) {
 		if !math.IsNaN(a[i]) && !math.IsNaN(b[i]) {
@@ -198,6 +204,10 @@ func renderGoals(p func(string, ...any), r *Results) {
 	for _, g := range installGoals {
 		verdict, evidence := installGoal(r, g.contender, g.factor)
 		p("| fibd install rate %s | %s | %s |", g.text, verdict, evidence)
+	}
+
+	if parts := bgpRatios(r); parts != "" {
+		p("| (for comparison, not a goal) fibd-bgp ÷ zebra install rate, both fed by the same BGP peer | – | %s |", parts)
 	}
 
 	verdict, evidence := failoverGoal(r)
@@ -441,4 +451,16 @@ func monitorLag(r *Results, w Workload) string {
 	}
 
 	return "monitor lag on install (the time the monitor saw the last route after the synchronous contender returned; the monitor-timed figures include such a delay): " + strings.Join(parts, ", ")
+}
+
+// bgpRatios compares the two BGP-fed contenders per workload.
+func bgpRatios(r *Results) string {
+	var parts []string
+	for _, w := range r.Workloads() {
+		if s, ok := ratioOf(r, "fibd-bgp", "zebra", w); ok {
+			parts = append(parts, fmt.Sprintf("%s: %.2f×", w, s.Median))
+		}
+	}
+
+	return strings.Join(parts, ", ")
 }

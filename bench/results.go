@@ -38,7 +38,7 @@ type Machine struct {
 	LoadEnd   string `json:"load_end"`
 }
 
-// ContenderInfo is how a contender is driven.
+// ContenderInfo describes a contender for the results page.
 type ContenderInfo struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`

@@ -233,9 +233,9 @@ func measure(ctx context.Context, opts Options, env *Env, mon *Monitor, c Conten
 }
 
 // waitKernel waits for the state a scenario ends in and returns the time
-// the monitor saw it: every route over hop0 (and hop1 with ECMP) after
-// install, restart and recover, every route over hop1 alone after
-// failover, no route after withdraw. A restart ends at the last write
+// the monitor saw it. After install, restart and recover every route
+// forwards over hop0 (and hop1 with ECMP), after failover over hop1 alone,
+// and after withdraw no route is left. A restart ends at the last write
 // before a quiet period.
 func waitKernel(ctx context.Context, mon *Monitor, s Scenario, w Workload) (time.Time, error) {
 	full := uint8(1)

@@ -32,9 +32,7 @@ func installPlot(r *Results) string {
 		}
 	}
 
-	return barPlot("Install rate (routes/s, log scale; median, whiskers min–max)", bars, r.Contenders, func(v float64) string {
-		return FormatRate(v)
-	})
+	return barPlot("Install rate (routes/s, log scale; median, whiskers min–max)", bars, r.Contenders, FormatRate)
 }
 
 func failoverPlot(r *Results) string {
@@ -56,16 +54,28 @@ func failoverPlot(r *Results) string {
 		}
 	}
 
-	return barPlot("Failover time (seconds, log scale; median, whiskers min–max)", bars, r.Contenders, seconds)
+	return barPlot("Failover time (log scale; median, whiskers min–max)", bars, r.Contenders, durationText)
+}
+
+// durationText prints seconds as 120µs, 3.4ms or 1.25s.
+func durationText(v float64) string {
+	switch {
+	case v < 1e-3:
+		return fmt.Sprintf("%.0fµs", v*1e6)
+	case v < 1:
+		return fmt.Sprintf("%.3gms", v*1e3)
+	}
+
+	return fmt.Sprintf("%.3gs", v)
 }
 
 // FormatRate prints a rate as 12.3k or 1.23M.
 func FormatRate(v float64) string {
 	switch {
 	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
+		return fmt.Sprintf("%.3gM", v/1e6)
 	case v >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
+		return fmt.Sprintf("%.3gk", v/1e3)
 	}
 
 	return fmt.Sprintf("%.0f", v)

@@ -31,9 +31,9 @@ const (
 	ProtoIPBatch = 251
 )
 
-// NewWriter returns the minimal writer. With ack every message asks for an
-// acknowledgement; with groups routes point to nexthop objects (a group for
-// ECMP), so that failover is one group replace.
+// NewWriter returns the minimal writer. With ack every message requests an
+// acknowledgement. With groups, routes point to nexthop objects (a group
+// for ECMP), so that failover is one group replace.
 func NewWriter(ack, groups bool) *Writer {
 	name := "writer"
 	if groups {
@@ -272,7 +272,7 @@ func (h *writerChild) route(i int, hops []hopAttrs, flags uint16) routeMsg {
 // Do sends the prepared requests in batches of whole messages and, with
 // acknowledgements, waits for every one. The kernel handles a netlink
 // request synchronously inside sendmsg, so without acknowledgements the
-// work is done when the last send returns; errors are then read from the
+// work is done when the last send returns. Errors are then read from the
 // socket without blocking.
 func (h *writerChild) Do(s Scenario) error {
 	if !h.spec.Ack {

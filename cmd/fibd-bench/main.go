@@ -1,7 +1,8 @@
-// Command fibd-bench measures how fast fibd and its alternatives (a minimal
-// netlink writer, ip -batch, BIRD 2, FRR's bgpd and zebra) program the
-// Linux FIB, on the same machine, in the same run, with the same routes,
-// each inside its own network namespaces. It needs root.
+// Command fibd-bench measures how fast fibd and its alternatives program
+// the Linux FIB: a minimal netlink writer, ip -batch, BIRD 2, and FRR's
+// bgpd and zebra. All run on the same machine, in the same invocation,
+// with the same routes, each inside its own network namespaces. It needs
+// root.
 //
 //	go run ./cmd/fibd-bench --short
 //	go run ./cmd/fibd-bench --out results.json --page docs/benchmarks.md
