@@ -74,8 +74,14 @@ func benchIPv6(kind fib.OpKind, n int) []fib.Op {
 
 // BenchmarkApply installs, dumps and deletes 1M IPv4 routes in a
 // namespace, with one acknowledged barrier per batch and with an
-// acknowledgement per message. Run it with -benchtime=1x; each iteration
-// takes seconds.
+// acknowledgement per message. Run it as root with
+//
+//	go test ./fib/kernel/ -run '^$' -bench Apply -benchtime=1x -count=3
+//
+// On a 2-core Xeon VM with Linux 6.18, shared with other load, the barrier
+// mode installed 1.0 to 1.1M routes per CPU second and the ack-per-message
+// mode 0.45 to 0.48M. Wall-time rates ranged from 0.3 to 1.1M routes/s and
+// from 0.13 to 0.21M routes/s with the load.
 func BenchmarkApply(b *testing.B) {
 	for _, tc := range []struct {
 		name string
