@@ -41,7 +41,7 @@ func (l *Lab) routerConfig(socket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log:\n  level: info\n")
 	fmt.Fprintf(&b, "api:\n  socket: %s\n", socket)
-	fmt.Fprintf(&b, "metrics:\n  address: %s\n", metricsAddress)
+	fmt.Fprintf(&b, "metrics:\n  address: %s\n  pprof: true\n", metricsAddress)
 	fmt.Fprintf(&b, "gobgp:\n  mode: embedded\n  api-address: %s\n", gobgpAPI)
 	fmt.Fprintf(&b, "bgp:\n  global:\n    config:\n      as: %d\n      router-id: 198.51.100.1\n      port: 179\n", routerAS)
 	fmt.Fprintf(&b, "    use-multiple-paths:\n      config:\n        enabled: true\n")
