@@ -17,17 +17,37 @@
 //
 // GoBGP removes every path of a peer whose session went down before it
 // reports the peer's new state. The package therefore tracks which peers
-// announce each next hop, and as soon as a peer is known to be down it
-// marks the next hops learned only from that peer down in the sink
-// (SetGatewayDown), so that the FIB shrinks each group in place; the
-// per-prefix withdrawals that follow change nothing in the kernel. A peer
-// is known to be down when its state event arrives on a separate watch
-// stream, or earlier, when a multipath set loses the peer's member and the
-// speaker then reports the session as not established.
+// announce each next hop. As soon as a peer is known to be down, it marks
+// the next hops learned only from that peer down in the sink
+// (SetGatewayDown), so that the FIB shrinks each group in place. The
+// per-prefix withdrawals that follow then change nothing in the kernel. A
+// peer is known to be down when its state event arrives on a separate
+// watch stream, or earlier, when a multipath set loses the peer's member
+// and the speaker then reports the session as not established. A peer
+// with graceful restart negotiated keeps its next hops up, because GoBGP
+// keeps its paths as stale while it restarts.
 //
 // # Remote gobgpd
 //
 // The remote mode reconnects with exponential backoff and resynchronises
 // the whole table after each connection: it offers the fresh table and
 // then withdraws only the prefixes the new table does not contain.
+//
+// # Embedded speaker
+//
+// GoBGP keeps multipath and route-selection settings in package
+// variables, so a process runs one embedded speaker at a time. Its
+// configuration is decoded by GoBGP's own gobgpd decoder, and
+// Options.APIAddress exposes its gRPC API for the gobgp command, for
+// example `gobgp --target unix:///run/fibd/gobgp.sock neighbor`.
+//
+// # Tests
+//
+// The privileged tests run real gobgpd and exabgp peers in network
+// namespaces; package gobgptest builds gobgpd and gobgp once (about 30
+// seconds) and caches them under the temporary directory. The benchmarks
+// report CPU time per prefix next to the rate, because the rate depends on
+// the load of the machine:
+//
+//	go test -run '^$' -bench . -benchtime 2x ./gobgp/
 package gobgp
