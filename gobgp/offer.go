@@ -161,6 +161,7 @@ func (b *batch) flush() {
 		}
 
 		if len(rejected) > 0 {
+			t.log.Warn("bgp routes rejected by the FIB, withdrawn", "routes", len(rejected), "first", rejected[0].Prefix, "error", t.lastErrorText())
 			t.sink.Withdraw(SourceName, rejected)
 		}
 
@@ -172,6 +173,13 @@ func (b *batch) flush() {
 		t.stats.withdraws.Add(uint64(len(b.withdraw)))
 		b.withdraw = nil
 	}
+}
+
+func (t *table) lastErrorText() string {
+	t.stats.mu.Lock()
+	defer t.stats.mu.Unlock()
+
+	return t.stats.lastError
 }
 
 func (t *table) setLastError(msg string) {

@@ -148,6 +148,7 @@ func New(opts Options, sink Sink) (*Source, error) {
 		ibgpDistance: opts.IBGPDistance,
 		batchSize:    watchBatchSize,
 	}, sink, s.peers, s.gateways, nil)
+	s.table.log = opts.Logger
 
 	return s, nil
 }

@@ -4,6 +4,7 @@ package gobgp
 // routes and withdrawals for the sink.
 
 import (
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -106,6 +107,14 @@ type table struct {
 	// complete.
 	onSynced func()
 
+	// log receives one line per message in which paths could not be
+	// decoded or used, or routes were rejected.
+	log *slog.Logger
+
+	// noIface counts the paths of the current message skipped because no
+	// interface is known for their link-local next hop.
+	noIface int
+
 	stats tableStats
 }
 
@@ -135,6 +144,7 @@ func newTable(cfg tableConfig, sink Sink, ps *peers, gws *gateways, check peerCh
 		offered:  make(map[netip.Prefix]*memberSet),
 		sets:     make(map[string]*memberSet),
 		checked:  make(map[netip.Addr]time.Time),
+		log:      slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -160,8 +170,13 @@ func (t *table) handle(paths []*api.Path) {
 	}
 
 	changes := make([]change, 0, len(groups))
+	t.noIface = 0
 	for _, g := range groups {
 		changes = append(changes, t.translate(g))
+	}
+
+	if t.noIface > 0 {
+		t.log.Warn("bgp paths skipped: no interface known for their link-local next hop", "paths", t.noIface, "error", t.lastErrorText())
 	}
 
 	t.checkLeavingPeers(changes)
@@ -189,11 +204,17 @@ func (t *table) decode(paths []*api.Path) ([]path, []endOfRIB) {
 	t.carry = nil
 
 	var eors []endOfRIB
+	var failed int
+	var first error
 	for _, p := range paths {
 		dp, eor, ok, err := decodePath(p)
 		if err != nil {
 			t.stats.decodeErrs.Add(1)
 			t.setLastError(err.Error())
+			failed++
+			if first == nil {
+				first = err
+			}
 
 			continue
 		}
@@ -205,6 +226,10 @@ func (t *table) decode(paths []*api.Path) ([]path, []endOfRIB) {
 		if ok {
 			decoded = append(decoded, dp)
 		}
+	}
+
+	if failed > 0 {
+		t.log.Warn("bgp paths skipped: decode failed", "paths", failed, "error", first)
 	}
 
 	return decoded, eors
@@ -275,6 +300,7 @@ func (t *table) member(p path) (member, bool) {
 		if hop.Device == "" {
 			t.stats.skipped.Add(1)
 			t.setLastError("no interface known for link-local next hop " + p.nexthop.String() + " from peer " + p.peer.String())
+			t.noIface++
 
 			return member{}, false
 		}
