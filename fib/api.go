@@ -54,6 +54,13 @@ type Config struct {
 	// WatchBuffer is the number of events a watcher may fall behind before
 	// it is cut off; zero means 4096.
 	WatchBuffer int
+
+	// TakeoverConflicts makes the FIB replace a route of another owner
+	// that holds the (table, prefix, metric) it programs: a create that
+	// fails with EEXIST is followed by a replace in the same batch. When
+	// false, the FIB never overwrites such a route, marks the key as a
+	// conflict and tries the create again with the retry delay.
+	TakeoverConflicts bool
 }
 
 func (c Config) withDefaults() Config {
@@ -429,4 +436,8 @@ type Stats struct {
 	TablesRoutes   map[uint32]int         // keys with a selected candidate, by table
 	FamiliesRoutes map[nexthop.Family]int // keys with a selected candidate, by family
 	OpsByKind      map[OpKind]uint64      // operations handed to the dataplane
+
+	// Takeovers counts the routes of other owners replaced with
+	// Config.TakeoverConflicts, whether the replace succeeded or not.
+	Takeovers uint64
 }

@@ -39,7 +39,9 @@ const (
 	// OpRouteCreate adds a route that must not exist yet (an existing route
 	// of another owner is not overwritten).
 	OpRouteCreate
-	// OpRouteReplace replaces a route that fibd installed.
+	// OpRouteReplace replaces a route that fibd installed, or with
+	// Config.TakeoverConflicts a route of another owner at the same
+	// (table, prefix, metric).
 	OpRouteReplace
 	// OpRouteDelete deletes a route.
 	OpRouteDelete

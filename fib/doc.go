@@ -23,7 +23,9 @@
 // keeps its error (RouteState.Err) and is tried again after 1 second,
 // doubling up to 1 minute by default. A route create that fails because
 // the route exists marks a conflict: another owner holds that table,
-// prefix and metric, and fibd never overwrites it.
+// prefix and metric, and fibd does not overwrite it. With
+// Config.TakeoverConflicts, the FIB replaces that route in the same batch
+// instead.
 //
 // # Order of operations
 //

@@ -364,3 +364,83 @@ prohibit 192.0.2.0/24 proto zebra metric 30
 		t.Errorf("state = %+v, want a conflict with metric 20 still installed", st)
 	}
 }
+
+func TestTakeoverConflicts(t *testing.T) {
+	foreign := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 20, Type: fib.TypeUnreachable}
+	want := `
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+`
+
+	t.Run("on create", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		if err := dp.AddRoute(foreign, "zebra"); err != nil {
+			t.Fatal(err)
+		}
+
+		h := newHarness(t, dp, fib.Config{RetryMin: time.Hour, TakeoverConflicts: true})
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.expect(want)
+
+		st, _ := h.fib.Lookup(key("192.0.2.0/24"))
+		if st.Conflict || st.Err != nil || st.Installed == nil {
+			t.Errorf("state = %+v, want installed without a conflict", st)
+		}
+
+		stats := h.fib.Stats()
+		if stats.Takeovers != 1 || stats.Conflicts != 0 || stats.OpErrors != 0 {
+			t.Errorf("stats takeovers %d, conflicts %d, op errors %d; want 1, 0, 0", stats.Takeovers, stats.Conflicts, stats.OpErrors)
+		}
+
+		if n := dp.Count(fib.OpRouteReplace); n != 1 {
+			t.Errorf("route replaces = %d, want 1", n)
+		}
+	})
+
+	t.Run("after route gone", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		h := newHarness(t, dp, fib.Config{RetryMin: time.Hour, TakeoverConflicts: true})
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.expect(want)
+
+		// Another daemon replaces fibd's route in place.
+		ours := foreign
+		ours.Type, ours.Nexthop = fib.TypeUnicast, 3000000001
+		if err := dp.DeleteRoute(ours); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := dp.AddRoute(foreign, "zebra"); err != nil {
+			t.Fatal(err)
+		}
+
+		h.fib.RouteGone(ours)
+		h.expect(want)
+	})
+
+	t.Run("off", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		if err := dp.AddRoute(foreign, "zebra"); err != nil {
+			t.Fatal(err)
+		}
+
+		h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+unreachable 192.0.2.0/24 proto zebra metric 20
+`)
+
+		st, _ := h.fib.Lookup(key("192.0.2.0/24"))
+		if !st.Conflict || st.Installed != nil {
+			t.Errorf("state = %+v, want a conflict and nothing installed", st)
+		}
+
+		if n := dp.Count(fib.OpRouteReplace); n != 0 {
+			t.Errorf("route replaces = %d, want 0", n)
+		}
+	})
+}

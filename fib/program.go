@@ -125,6 +125,9 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	f.mu.Unlock()
 
 	f.apply(ctx, ops)
+	if f.cfg.TakeoverConflicts {
+		f.takeover(ctx, ops)
+	}
 
 	f.mu.Lock()
 	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
@@ -171,6 +174,41 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	clear(deleteOwners)
 	f.scratch.ops, f.scratch.owners = ops[:0], owners[:0]
 	f.scratch.deletes, f.scratch.deleteOwners = deletes[:0], deleteOwners[:0]
+}
+
+// takeover replaces the routes of other owners that made creates fail
+// with EEXIST, and sets each such op to the outcome of its replace.
+func (f *FIB) takeover(ctx context.Context, ops []Op) {
+	var replaces []Op
+	var at []int
+	for k, op := range ops {
+		if isConflict(op) {
+			replaces = append(replaces, Op{Kind: OpRouteReplace, Route: op.Route})
+			at = append(at, k)
+		}
+	}
+
+	if len(replaces) == 0 {
+		return
+	}
+
+	f.apply(ctx, replaces)
+
+	// The failed create counts as an operation; the replace takes its
+	// place in the outcome.
+	f.mu.Lock()
+	f.countTakeoverLocked(ops, at)
+	f.mu.Unlock()
+
+	for n, k := range at {
+		ops[k] = replaces[n]
+	}
+}
+
+// isConflict reports whether op is a route create that failed because a
+// route exists at its (table, prefix, metric).
+func isConflict(op Op) bool {
+	return op.Kind == OpRouteCreate && errors.Is(op.Err, fs.ErrExist)
 }
 
 // routeOpLocked returns the create or replace for a plan, or records its
@@ -223,7 +261,7 @@ func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
 func (f *FIB) recordProgramLocked(p *plan, op Op) (installed, bool) {
 	e := f.store.at(p.idx)
 	if op.Err != nil {
-		conflict := op.Kind == OpRouteCreate && errors.Is(op.Err, fs.ErrExist)
+		conflict := isConflict(op)
 		err := fmt.Errorf("program route %s metric %d: %w", e.key(), op.Route.Metric, op.Err)
 		if conflict {
 			err = fmt.Errorf("create route %s metric %d: the route exists with another owner and is left unchanged: %w", e.key(), op.Route.Metric, op.Err)

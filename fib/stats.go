@@ -22,6 +22,7 @@ type counters struct {
 
 	ops, opErrors uint64
 	opsByKind     map[OpKind]uint64
+	takeovers     uint64
 }
 
 func newCounters() counters {
@@ -101,6 +102,17 @@ func (f *FIB) countOpsLocked(ops []Op) {
 	}
 }
 
+// countTakeoverLocked counts the creates at indexes at of ops, which
+// failed with EEXIST and are taken over by a replace. They count as
+// operations but not as errors, since the replace decides the outcome.
+func (f *FIB) countTakeoverLocked(ops []Op, at []int) {
+	for _, k := range at {
+		f.count.ops++
+		f.count.opsByKind[ops[k].Kind]++
+		f.count.takeovers++
+	}
+}
+
 func (f *FIB) recordErrorLocked(err error) {
 	f.errs = append(f.errs, err.Error())
 	if len(f.errs) > maxLastErrors {
@@ -127,6 +139,7 @@ func (f *FIB) statsLocked() Stats {
 		TablesRoutes:   maps.Clone(f.count.tables),
 		FamiliesRoutes: maps.Clone(f.count.families),
 		OpsByKind:      maps.Clone(f.count.opsByKind),
+		Takeovers:      f.count.takeovers,
 	}
 }
 

@@ -128,11 +128,12 @@ func (d *daemon) openKernel(context.Context) error {
 
 func (d *daemon) newFIB(context.Context) error {
 	f, err := fib.New(fib.Config{
-		Dataplane:   d.kernel,
-		Nexthops:    nexthop.Range(d.cfg.Kernel.NexthopIDs),
-		BatchSize:   d.cfg.FIB.BatchSize,
-		Hold:        d.cfg.FIB.Hold,
-		HoldTimeout: time.Duration(d.cfg.FIB.HoldTimeout),
+		Dataplane:         d.kernel,
+		Nexthops:          nexthop.Range(d.cfg.Kernel.NexthopIDs),
+		BatchSize:         d.cfg.FIB.BatchSize,
+		Hold:              d.cfg.FIB.Hold,
+		HoldTimeout:       time.Duration(d.cfg.FIB.HoldTimeout),
+		TakeoverConflicts: d.cfg.FIB.TakeoverConflicts,
 	})
 	if err != nil {
 		return err
@@ -164,10 +165,11 @@ func (d *daemon) adopt(ctx context.Context) error {
 
 func (d *daemon) newMonitor(context.Context) error {
 	m, err := monitor.New(monitor.Config{
-		Protocol:   uint8(d.cfg.Kernel.Protocol),
-		ReadBuffer: d.cfg.Kernel.ReadBuffer,
-		Kernel:     d.kernel,
-		FIB:        d.fib,
+		Protocol:          uint8(d.cfg.Kernel.Protocol),
+		ReadBuffer:        d.cfg.Kernel.ReadBuffer,
+		Kernel:            d.kernel,
+		FIB:               d.fib,
+		TakeoverConflicts: d.cfg.FIB.TakeoverConflicts,
 	})
 	if err != nil {
 		return err

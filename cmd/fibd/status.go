@@ -77,8 +77,23 @@ func bgpStatus(s gobgp.Status) metrics.BGPStatus {
 	return out
 }
 
-// statusExtra returns the BGP lines of `fibd status`.
+// statusExtra returns the takeover and BGP lines of `fibd status`.
 func (d *daemon) statusExtra() map[string]string {
+	extra := d.bgpStatusLines()
+
+	d.mu.Lock()
+	takeover := d.cfg.FIB.TakeoverConflicts
+	d.mu.Unlock()
+
+	if takeover {
+		extra["route takeovers"] = fmt.Sprint(d.fib.Stats().Takeovers)
+	}
+
+	return extra
+}
+
+// bgpStatusLines returns the BGP lines of `fibd status`.
+func (d *daemon) bgpStatusLines() map[string]string {
 	if d.bgp == nil {
 		return map[string]string{"bgp": "off"}
 	}

@@ -101,11 +101,10 @@ type FIB struct {
 	// interrupt forwarding.
 	FlushOnExit bool `yaml:"flush-on-exit"`
 
-	// TakeoverConflicts would let fibd replace routes of other protocols
-	// that occupy a key it wants to program. Only false is accepted.
-	//
-	// TODO: package fib has no takeover, so fibd never replaces another
-	// protocol's route and reports the key as a conflict instead.
+	// TakeoverConflicts lets fibd replace a route of another protocol
+	// that holds the table, prefix and metric of a route fibd programs.
+	// By default fibd leaves such a route alone, reports the key as a
+	// conflict and tries again with a growing delay.
 	TakeoverConflicts bool `yaml:"takeover-conflicts"`
 }
 

@@ -69,7 +69,7 @@ fib:
   hold: [bgp, ops]
   hold-timeout: 90s
   flush-on-exit: true
-  takeover-conflicts: false
+  takeover-conflicts: true
 api:
   socket: /run/fibd/api.sock
   socket-mode: "0600"
@@ -123,7 +123,7 @@ func TestParseFull(t *testing.T) {
 		{"fib.hold", strings.Join(cfg.FIB.Hold, ","), "bgp,ops"},
 		{"fib.hold-timeout", cfg.FIB.HoldTimeout, Duration(90 * time.Second)},
 		{"fib.flush-on-exit", cfg.FIB.FlushOnExit, true},
-		{"fib.takeover-conflicts", cfg.FIB.TakeoverConflicts, false},
+		{"fib.takeover-conflicts", cfg.FIB.TakeoverConflicts, true},
 		{"api.socket", cfg.API.Socket, "/run/fibd/api.sock"},
 		{"api.socket-mode", cfg.API.SocketMode, FileMode(0o600)},
 		{"api.tcp.address", cfg.API.TCP.Address, "[::1]:50051"},
@@ -244,7 +244,6 @@ func TestParseErrors(t *testing.T) {
 		{"hold timeout zero", "fib: {hold-timeout: 0s}\n", "fib.hold-timeout", "use a positive duration"},
 		{"hold timeout negative", "fib: {hold-timeout: -1m}\n", "fib.hold-timeout", "is negative"},
 		{"flush string", "fib: {flush-on-exit: \"true\"}\n", "fib.flush-on-exit", "is not a boolean"},
-		{"takeover true", "fib: {takeover-conflicts: true}\n", "fib.takeover-conflicts", "true is not supported yet"},
 		{"takeover int", "fib: {takeover-conflicts: 1}\n", "fib.takeover-conflicts", "is not a boolean"},
 
 		// api.

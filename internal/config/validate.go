@@ -112,10 +112,6 @@ func (c *Config) validateKernel(v *validator) {
 }
 
 func (c *Config) validateFIB(v *validator) {
-	if c.FIB.TakeoverConflicts {
-		v.fail("fib.takeover-conflicts", "true is not supported yet: fibd never replaces a route of another protocol and reports the key as a conflict; remove the key or set false")
-	}
-
 	v.intRange("fib.batch-size", c.FIB.BatchSize, 0, 1<<20)
 	v.positive("fib.hold-timeout", c.FIB.HoldTimeout)
 

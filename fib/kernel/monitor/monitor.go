@@ -116,6 +116,13 @@ type Config struct {
 	// method, its result is used.
 	OwnPorts []uint32
 
+	// TakeoverConflicts tells the monitor that the FIB replaces routes of
+	// other owners (fib.Config.TakeoverConflicts). A route of another
+	// owner that replaces one of fibd's is then counted in
+	// Status.Takeovers instead of Status.Conflicts, because the FIB puts
+	// its own route back.
+	TakeoverConflicts bool
+
 	// AuditInterval is the period of the audit that compares the kernel
 	// with the FIB and resyncs on a difference; zero disables it.
 	AuditInterval time.Duration

@@ -45,6 +45,14 @@ func newStack(t *testing.T, cfg Config) *stack {
 func newStackRun(t *testing.T, cfg Config, runMonitor bool) *stack {
 	t.Helper()
 
+	return newStackFIB(t, cfg, fib.Config{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}, runMonitor)
+}
+
+// newStackFIB builds a stack whose FIB has the configuration fcfg, and
+// whose Monitor runs only with runMonitor.
+func newStackFIB(t *testing.T, cfg Config, fcfg fib.Config, runMonitor bool) *stack {
+	t.Helper()
+
 	s := &stack{ns: netnstest.New(t), peer: netnstest.New(t)}
 	s.links(t)
 
@@ -55,7 +63,8 @@ func newStackRun(t *testing.T, cfg Config, runMonitor bool) *stack {
 	t.Cleanup(func() { k.Close() })
 	s.k = k
 
-	f, err := fib.New(fib.Config{Dataplane: k, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	fcfg.Dataplane = k
+	f, err := fib.New(fcfg)
 	if err != nil {
 		t.Fatalf("new fib: %v", err)
 	}
@@ -585,4 +594,48 @@ func TestScenarioCarrierLoss(t *testing.T) {
 	t.Logf("routes back %v after the start of `ip link set p0 up` in the peer", took)
 
 	s.verifyClean(t)
+}
+
+func TestScenarioTakeover(t *testing.T) {
+	const static = "203.0.113.0/24 via 192.0.2.2 dev v2 proto static metric 20 \n"
+	for _, takeover := range []bool{true, false} {
+		t.Run(fmt.Sprint("takeover ", takeover), func(t *testing.T) {
+			s := newStackFIB(t, Config{TakeoverConflicts: takeover}, fib.Config{RetryMin: time.Hour, TakeoverConflicts: takeover}, true)
+			s.ns.IP("route", "add", "203.0.113.0/24", "via", "192.0.2.2", "proto", "static", "metric", "20")
+
+			s.update(t, []fib.Route{route("203.0.113.0/24", gw0)})
+			out := s.ns.IP("route", "show", "203.0.113.0/24")
+			st, _ := s.f.Lookup(fib.Key{Table: 254, Prefix: netip.MustParsePrefix("203.0.113.0/24")})
+
+			if !takeover {
+				if out != static {
+					t.Errorf("ip route show 203.0.113.0/24 = %q, want the static route left alone", out)
+				}
+
+				if !st.Conflict {
+					t.Errorf("state = %+v, want a conflict", st)
+				}
+
+				return
+			}
+
+			if !strings.Contains(out, "via 198.51.100.2 dev v0") || strings.Contains(out, "static") {
+				t.Errorf("ip route show 203.0.113.0/24 = %q, want fibd's route in place of the static one", out)
+			}
+
+			if st.Conflict || st.Installed == nil {
+				t.Errorf("state = %+v, want installed without a conflict", st)
+			}
+
+			// The other owner replaces fibd's route, and fibd takes it back.
+			s.ns.IP("route", "replace", "203.0.113.0/24", "via", "192.0.2.2", "proto", "static", "metric", "20")
+			s.waitKernel(t, "fibd's route back", 5*time.Second, hasRoutes(1))
+
+			if st := s.m.Status(); st.Conflicts != 0 || st.Takeovers != 1 {
+				t.Errorf("status = %+v, want 1 takeover and no conflict", st)
+			}
+
+			s.verifyClean(t)
+		})
+	}
 }

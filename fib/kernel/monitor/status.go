@@ -36,7 +36,13 @@ type Status struct {
 
 	// Conflicts counts fibd routes that another owner's route replaced,
 	// and objects of other owners created in fibd's nexthop id range.
+	// With Config.TakeoverConflicts, replaced routes count in Takeovers
+	// instead.
 	Conflicts uint64
+
+	// Takeovers counts fibd routes that another owner's route replaced
+	// while the FIB takes over conflicts, so that it puts its own back.
+	Takeovers uint64
 
 	// Reresolves counts the requests to resolve gateways again.
 	Reresolves uint64

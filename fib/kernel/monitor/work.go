@@ -90,13 +90,16 @@ func (m *Monitor) work(ctx context.Context) error {
 
 // apply hands the actions to the FIB in the order of the notifications.
 func (m *Monitor) apply(acts []action, s *schedule) {
-	var repairs, conflicts uint64
+	var repairs, conflicts, takeovers uint64
 	for _, a := range acts {
 		switch a.kind {
 		case actRouteGone:
 			m.cfg.FIB.RouteGone(a.route)
 			repairs++
-			if a.conflict {
+			switch {
+			case a.conflict && m.cfg.TakeoverConflicts:
+				takeovers++
+			case a.conflict:
 				conflicts++
 			}
 		case actNexthopGone:
@@ -125,6 +128,7 @@ func (m *Monitor) apply(acts []action, s *schedule) {
 		m.mu.Lock()
 		m.status.Repairs += repairs
 		m.status.Conflicts += conflicts
+		m.status.Takeovers += takeovers
 		m.mu.Unlock()
 	}
 }
