@@ -19,7 +19,9 @@ import (
 // Routes no source wants are kept until the sweep (see Config.Hold), then
 // deleted. Every key whose kernel route differs from what the FIB took as
 // installed is marked dirty and repaired. The ids of other owners are
-// never allocated.
+// never allocated. An object of the FIB's that another owner took over in
+// place (its id is in ForeignNexthops) is never written again: the FIB
+// creates the object with a fresh id and moves its routes and groups there.
 //
 // The first call is the adoption after a restart: queue it before Run. The
 // hold timeout counts from it. Later calls repair drift, for example after
@@ -94,10 +96,16 @@ func (f *FIB) reconcileLocked(s Snapshot) {
 		f.hold.since = time.Now()
 	}
 
+	// An object of the FIB that another owner took over in place keeps
+	// fibd's routes on it. They move to a fresh object of the FIB's own.
+	var disowned []nexthop.ID
 	for _, id := range s.ForeignNexthops {
-		f.table.Reserve(id)
+		if f.table.Disown(id) {
+			disowned = append(disowned, id)
+		}
 	}
 
+	f.markUsersLocked(disowned, false)
 	f.table.Reconcile(s.Nexthops)
 
 	kernel := make(map[Key][]KernelRoute, len(s.Routes))

@@ -444,3 +444,61 @@ unreachable 192.0.2.0/24 proto zebra metric 20
 		}
 	})
 }
+
+func TestNexthopTakenOver(t *testing.T) {
+	dp := firstRun(t)
+
+	h := newHarness(t, dp, fib.Config{})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+	h.update(startRoutes()...)
+	h.expect(startState)
+	dp.ResetCounts()
+
+	// Another owner replaces the hop object of a route and a member of a
+	// group, both in place.
+	if err := dp.ReplaceNexthop(nexthop.Object{ID: 3000000004, Hop: hop(gwB, "v1")}, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := dp.ReplaceNexthop(nexthop.Object{ID: 3000000001, Hop: hop(gwB, "v1")}, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.Reconcile(dp.Snapshot())
+	h.expect(`
+id 3000000001 via 198.51.100.2 dev v1 proto zebra
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000005/3000000002 proto fibd
+id 3000000004 via 198.51.100.2 dev v1 proto zebra
+id 3000000005 via 198.51.100.1 dev v0 proto fibd
+id 3000000006 via 203.0.113.3 dev v1 proto fibd
+192.0.2.0/25 nhid 3000000003 proto fibd metric 20
+192.0.2.128/25 nhid 3000000003 proto fibd metric 20
+blackhole 198.51.100.128/25 proto fibd metric 20
+203.0.113.128/25 nhid 3000000006 proto fibd metric 20
+`)
+
+	// 2 creates, 1 group replace, 1 route replace; the other owner's
+	// objects are left alone.
+	if n := dp.Writes(); n != 4 {
+		t.Errorf("writes = %d, want 4", n)
+	}
+
+	if n := dp.Count(fib.OpNexthopDelete); n != 0 {
+		t.Errorf("nexthop deletes = %d, want 0", n)
+	}
+
+	for _, n := range h.fib.Nexthops() {
+		if n.Object.ID == 3000000001 || n.Object.ID == 3000000004 {
+			t.Errorf("the FIB still holds nexthop %d, which another owner took over", n.Object.ID)
+		}
+	}
+
+	// A later dump changes nothing.
+	h.fib.Reconcile(dp.Snapshot())
+	h.sync()
+	if n := dp.Writes(); n != 4 {
+		t.Errorf("writes after a second reconcile = %d, want 4", n)
+	}
+}

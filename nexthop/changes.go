@@ -254,6 +254,28 @@ func (t *Table) renumber(o *object) {
 	}
 }
 
+// Disown records that another owner took over the object id in place,
+// for example with `ip nexthop replace id N ... proto static`, and
+// reports whether the Table had an object with that id. The id is
+// reserved for its new owner and never changed or deleted again. The
+// object gets a fresh id and is created by the next Setup, and the
+// groups that contain it are replaced with the new member. The routes
+// that use id must move to the object's new id.
+func (t *Table) Disown(id ID) bool {
+	t.Reserve(id)
+
+	o := t.byID[id]
+	if o == nil {
+		return false
+	}
+
+	o.installed = false
+	o.have = Object{}
+	t.renumber(o)
+
+	return true
+}
+
 // ReleaseHeld ends the hold on objects adopted from the kernel, so that
 // those no route uses are deleted by the next Teardown.
 func (t *Table) ReleaseHeld() {

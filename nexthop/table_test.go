@@ -542,3 +542,34 @@ func TestReconcileReplacesChangedHop(t *testing.T) {
 	tbl.Reconcile([]Object{{ID: 100, Hop: hopC}})
 	check(t, sync(tbl), "replace 100 via 198.51.100.1 dev v0\n")
 }
+
+func TestDisownRenumbers(t *testing.T) {
+	tbl := newTable(t)
+	r := acquire(t, tbl, set(hopA, hopB), Ref{})
+	check(t, sync(tbl), ""+
+		"create 100 via 198.51.100.1 dev v0\n"+
+		"create 101 via 198.51.100.2 dev v0\n"+
+		"create 102 group 100*1/101*1\n")
+
+	if !tbl.Disown(100) {
+		t.Fatal("disown 100 = false, want true")
+	}
+
+	// The hop gets a new id and the group the new member; nothing touches
+	// id 100 again.
+	check(t, sync(tbl), ""+
+		"create 103 via 198.51.100.1 dev v0\n"+
+		"replace 102 group 103*1/101*1\n")
+
+	if r.ID() != 102 {
+		t.Errorf("group id = %d, want 102", r.ID())
+	}
+
+	if tbl.Disown(100) {
+		t.Error("disown 100 again = true, want false")
+	}
+
+	if id := acquire(t, tbl, set(hopC), Ref{}).ID(); id != 104 {
+		t.Errorf("next id = %d, want 104 (100 is reserved)", id)
+	}
+}

@@ -73,6 +73,18 @@ func (d *Dataplane) AddNexthop(o nexthop.Object, proto string) error {
 	return d.createNexthop(o, proto, false)
 }
 
+// ReplaceNexthop replaces an existing object in place with one of
+// protocol proto, as `ip nexthop replace` does: the routes on it stay.
+// It bypasses faults.
+func (d *Dataplane) ReplaceNexthop(o nexthop.Object, proto string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	d.init()
+
+	return d.createNexthop(o, proto, true)
+}
+
 // AddRoute adds a route with another protocol (or Protocol), bypassing
 // faults.
 func (d *Dataplane) AddRoute(r fib.KernelRoute, proto string) error {
