@@ -33,6 +33,11 @@ func (f *FIB) Reconcile(s Snapshot) {
 // RouteGone reports that the FIB's route r was deleted or replaced by
 // someone else; the route is installed again. If another owner holds the
 // route now, the FIB's create fails and the key shows a conflict.
+//
+// For a key whose route at r's metric is not installed, such as a
+// conflict whose other owner's route was just deleted, the key is tried
+// again at once if its last try failed, instead of after the retry
+// delay.
 func (f *FIB) RouteGone(r KernelRoute) {
 	f.enqueue(func() {
 		k := Key{Table: r.Table, Prefix: r.Prefix.Masked()}
@@ -43,6 +48,10 @@ func (f *FIB) RouteGone(r KernelRoute) {
 
 		e := f.store.at(i)
 		if !e.inst.ok || e.inst.metric != r.Metric {
+			if e.err != nil {
+				f.markDirtyLocked(i)
+			}
+
 			return
 		}
 

@@ -502,3 +502,62 @@ blackhole 198.51.100.128/25 proto fibd metric 20
 		t.Errorf("writes after a second reconcile = %d, want 4", n)
 	}
 }
+
+func TestRouteGoneRetriesConflict(t *testing.T) {
+	foreign := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 20, Type: fib.TypeUnreachable}
+	dp := &fibtest.Dataplane{}
+	if err := dp.AddRoute(foreign, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The retry delay is far beyond the test's length.
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+	h.run()
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	if st, _ := h.fib.Lookup(key("192.0.2.0/24")); !st.Conflict {
+		t.Fatalf("state = %+v, want a conflict", st)
+	}
+
+	// The other owner's route leaves.
+	if err := dp.DeleteRoute(foreign); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.RouteGone(foreign)
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+`)
+
+	if st, _ := h.fib.Lookup(key("192.0.2.0/24")); st.Conflict || st.Err != nil {
+		t.Errorf("state = %+v, want no conflict and no error", st)
+	}
+}
+
+func TestRouteGoneRetriesMetricChange(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+	h.run()
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	taken := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 30, Type: fib.TypeProhibit}
+	if err := dp.AddRoute(taken, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 30, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	if err := dp.DeleteRoute(taken); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.RouteGone(taken)
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 30
+`)
+}

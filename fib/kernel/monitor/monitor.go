@@ -46,7 +46,8 @@ type FIB interface {
 	// Reconcile replaces what the FIB believes is installed with a dump.
 	Reconcile(fib.Snapshot)
 	// RouteGone reports that the kernel no longer holds one of fibd's
-	// routes, so that it is programmed again if it is still wanted.
+	// routes, so that it is programmed again if it is still wanted, or
+	// that another owner's route that blocked one of fibd's left.
 	RouteGone(fib.KernelRoute)
 	// NexthopGone reports that the kernel deleted one of fibd's nexthop
 	// objects and, silently, every route that used it.

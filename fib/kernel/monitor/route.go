@@ -102,8 +102,9 @@ func (t *translator) foreignRoute(acts []action, h nlmsg.Header, kr fib.KernelRo
 		}
 	case h.Type == nlmsg.RTM_DELROUTE:
 		// A route that blocked fibd's own at this metric left: let the FIB
-		// try again.
-		if st.Installed == nil && len(st.Candidates) > 0 && normalMetric(st.Key.Prefix, st.Candidates[0].Metric) == metric {
+		// try again at once. A conflict of a metric change has the old
+		// route still installed.
+		if (st.Installed == nil || st.Conflict) && len(st.Candidates) > 0 && normalMetric(st.Key.Prefix, st.Candidates[0].Metric) == metric {
 			c := st.Candidates[0]
 			acts = append(acts, action{kind: actRouteGone, route: fib.KernelRoute{
 				Table:  c.Table,

@@ -623,3 +623,21 @@ func TestScenarioTakeover(t *testing.T) {
 		})
 	}
 }
+
+func TestScenarioConflictCleared(t *testing.T) {
+	// The retry delay is far beyond the test's length.
+	s := newStackFIB(t, Config{}, fib.Config{RetryMin: time.Hour}, true)
+	s.ns.IP("route", "add", "203.0.113.0/24", "via", "192.0.2.2", "proto", "static", "metric", "20")
+	s.update(t, []fib.Route{route("203.0.113.0/24", gw0)})
+
+	if st, _ := s.f.Lookup(fib.Key{Table: 254, Prefix: netip.MustParsePrefix("203.0.113.0/24")}); !st.Conflict {
+		t.Fatalf("state = %+v, want a conflict", st)
+	}
+
+	start := time.Now()
+	s.ns.IP("route", "del", "203.0.113.0/24", "proto", "static", "metric", "20")
+	took := s.waitKernelSince(t, start, "fibd's route in place of the static one", 2*time.Second, hasRoutes(1))
+	t.Logf("fibd's route installed %v after the start of `ip route del` of the static one", took)
+
+	s.verifyClean(t)
+}
