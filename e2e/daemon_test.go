@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -331,6 +332,50 @@ func (d *daemon) waitQuiet(ctx context.Context, timeout time.Duration) []string 
 	}
 
 	return nil
+}
+
+// explain logs, for the first prefixes named in differences, fibd's state
+// of the key and the kernel's routes, and then all of fibd's nexthop
+// objects in the kernel, so that a failure shows both sides.
+func explain(ctx context.Context, t *testing.T, l *lab, d *daemon, diffs []string) {
+	t.Helper()
+
+	// Without prefixes in the differences, explain the keys that failed.
+	if stream, err := d.client.ListRoutes(ctx, &fibdv1.ListRoutesRequest{}); err == nil {
+		for resp, err := stream.Recv(); err == nil && len(diffs) < 10; resp, err = stream.Recv() {
+			for _, rs := range resp.GetRoutes() {
+				if rs.GetError() != "" && len(diffs) < 10 {
+					diffs = append(diffs, rs.GetPrefix())
+				}
+			}
+		}
+	}
+
+	seen := make(map[string]bool)
+	for _, line := range diffs {
+		for _, word := range strings.Fields(line) {
+			p, err := netip.ParsePrefix(strings.Trim(word, ":,"))
+			if err != nil || seen[p.String()] || len(seen) >= 5 {
+				continue
+			}
+
+			seen[p.String()] = true
+			var listed []string
+			if stream, err := d.client.ListRoutes(ctx, &fibdv1.ListRoutesRequest{Filter: &fibdv1.RouteFilter{Prefix: p.String()}}); err == nil {
+				for resp, err := stream.Recv(); err == nil; resp, err = stream.Recv() {
+					for _, rs := range resp.GetRoutes() {
+						listed = append(listed, rs.String())
+					}
+				}
+			}
+
+			kernel, _ := l.ns.TryIP("route", "show", "table", "all", p.String())
+			t.Logf("%s: fibd lists %v; kernel has %q", p, listed, kernel)
+		}
+	}
+
+	nexthops, _ := l.ns.TryIP("nexthop", "show")
+	t.Logf("kernel nexthop objects:\n%s", nexthops)
 }
 
 // readyNotifier receives fibd's sd_notify messages on a socket in dir.

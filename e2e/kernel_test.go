@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,18 +51,34 @@ func (r kernelRoute) prefix() (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// gateways returns the route's gateways, sorted, as "GATEWAY" or, for
-// weights other than 1, "GATEWAY*WEIGHT".
+// gateways returns the route's gateways in the form of formatGateways.
 func (r kernelRoute) gateways() string {
 	if len(r.Nexthops) == 0 {
-		return r.Gateway
+		return formatGateways(map[string]int{r.Gateway: 1})
+	}
+
+	weights := make(map[string]int)
+	for _, nh := range r.Nexthops {
+		weights[nh.Gateway] = max(nh.Weight, 1)
+	}
+
+	return formatGateways(weights)
+}
+
+// formatGateways returns gateways with their weights, sorted, as
+// "GATEWAY" or "GATEWAY*WEIGHT". Weights are divided by their greatest
+// common divisor, because only their ratio decides forwarding: a group
+// with one member of weight 3 forwards as that member alone does.
+func formatGateways(weights map[string]int) string {
+	divisor := 0
+	for _, w := range weights {
+		divisor = gcd(divisor, w)
 	}
 
 	var gws []string
-	for _, nh := range r.Nexthops {
-		gw := nh.Gateway
-		if nh.Weight > 1 {
-			gw += "*" + strconv.Itoa(nh.Weight)
+	for gw, w := range weights {
+		if w/divisor > 1 {
+			gw += "*" + strconv.Itoa(w/divisor)
 		}
 
 		gws = append(gws, gw)
@@ -70,6 +87,14 @@ func (r kernelRoute) gateways() string {
 	sort.Strings(gws)
 
 	return strings.Join(gws, ",")
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+
+	return a
 }
 
 // kernelRoutes returns fibd's routes of both families in the main table,
@@ -192,11 +217,14 @@ type recorder struct {
 	conn *netlink.Conn
 	done chan struct{}
 
-	mu      sync.Mutex
-	events  []notification
-	err     error // overrun or decode failure; the record is incomplete
-	markers uint32
+	mu     sync.Mutex
+	events []notification
+	err    error // overrun or decode failure; the record is incomplete
 }
+
+// markers numbers the marker routes of all recorders, so that two
+// recorders in one namespace never add the same route.
+var markers atomic.Uint32
 
 // recorderBuffer is the receive buffer of the recorder's socket, large
 // enough for the notifications of 100,000 routes while the reader is
@@ -308,10 +336,7 @@ func decodeNotification(m netlink.Message) (notification, bool, error) {
 func (r *recorder) mark() int {
 	r.t.Helper()
 
-	r.mu.Lock()
-	r.markers++
-	metric := r.markers
-	r.mu.Unlock()
+	metric := markers.Add(1)
 
 	r.ns.IP("route", "add", "blackhole", markerPrefix, "table", markerTable,
 		"proto", strconv.Itoa(markerProtocol), "metric", strconv.Itoa(int(metric)))

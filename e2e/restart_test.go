@@ -69,6 +69,7 @@ func TestRestartAfterKill(t *testing.T) {
 	}
 
 	if diffs := second.waitQuiet(ctx, time.Minute); diffs != nil {
+		explain(ctx, t, l, second, diffs)
 		t.Fatalf("fibd did not settle in sync within a minute: %v", head(diffs, 20))
 	}
 
@@ -149,6 +150,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	}
 
 	if diffs := second.waitQuiet(ctx, time.Minute); diffs != nil {
+		explain(ctx, t, l, second, diffs)
 		t.Fatalf("fibd did not settle in sync within a minute: %v", head(diffs, 20))
 	}
 

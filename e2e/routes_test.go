@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/fibd/fibd/api/fibdv1"
@@ -95,22 +94,17 @@ func comparePrefix(a, b netip.Prefix) int {
 	return a.Bits() - b.Bits()
 }
 
-// gateways returns a route's gateways in the form kernelRoute.gateways
-// uses.
+// gateways returns a route's gateways in the form of formatGateways.
 func gateways(r *fibdv1.Route) string {
-	var gws []string
+	weights := make(map[string]int)
 	for _, nh := range r.GetNexthops() {
-		gw := nh.GetGateway()
-		if nh.Weight != nil && nh.GetWeight() > 1 {
-			gw += fmt.Sprintf("*%d", nh.GetWeight())
+		weights[nh.GetGateway()] = 1
+		if nh.Weight != nil {
+			weights[nh.GetGateway()] = int(nh.GetWeight())
 		}
-
-		gws = append(gws, gw)
 	}
 
-	sort.Strings(gws)
-
-	return strings.Join(gws, ",")
+	return formatGateways(weights)
 }
 
 // inject offers routes as source through one StreamRoutes stream and
@@ -157,12 +151,15 @@ func mustInject(ctx context.Context, t *testing.T, d *daemon, source string, rou
 	}
 }
 
-// session is an open Session of one source. It is used to declare the
-// source converged; its routes come through StreamRoutes. A session's end
-// of table withdraws only the source's routes that existed when it opened,
-// so a session opened before the routes are injected withdraws nothing.
+// session is an open Session of one source. Its end of table declares the
+// source converged and withdraws the source's routes that existed when
+// the session opened and that the session did not send again. Routes
+// offered through StreamRoutes while the session is open are neither sent
+// by it nor withdrawn, so a session opened before they are injected
+// withdraws nothing.
 type session struct {
 	stream fibdv1.Fib_SessionClient
+	id     uint64
 }
 
 // openSession opens an unbound session for source.
@@ -203,6 +200,30 @@ func (s *session) endOfTable(t *testing.T) uint64 {
 	}
 
 	return resp.GetEndOfTable().GetWithdrawn()
+}
+
+// send offers routes through the session in batches of streamBatch and
+// requires every batch to pass validation.
+func (s *session) send(t *testing.T, routes []*fibdv1.Route) {
+	t.Helper()
+
+	for start := 0; start < len(routes); start += streamBatch {
+		end := min(start+streamBatch, len(routes))
+		s.id++
+		update := &fibdv1.SessionUpdate{Id: s.id, Add: routes[start:end]}
+		if err := s.stream.Send(&fibdv1.SessionRequest{Request: &fibdv1.SessionRequest_Update{Update: update}}); err != nil {
+			t.Fatalf("send session update %d: %v", s.id, err)
+		}
+
+		resp, err := s.stream.Recv()
+		if err != nil || resp.GetUpdate() == nil {
+			t.Fatalf("session update %d: response %v, error %v", s.id, resp, err)
+		}
+
+		if res := resp.GetUpdate(); res.GetCode() != 0 {
+			t.Fatalf("session update %d failed with code %d: %s", s.id, res.GetCode(), res.GetMessage())
+		}
+	}
 }
 
 // close ends the session stream.
