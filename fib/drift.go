@@ -47,7 +47,7 @@ func (f *FIB) RouteGone(r KernelRoute) {
 		}
 
 		e := f.store.at(i)
-		if !e.inst.ok || e.inst.metric != r.Metric {
+		if !e.inst.ok || e.inst.metric != kernelMetric(k.Prefix, r.Metric) {
 			if e.err != nil {
 				f.markDirtyLocked(i)
 			}
@@ -130,8 +130,39 @@ func (f *FIB) reconcileLocked(s Snapshot) {
 	})
 
 	for k, routes := range kernel {
+		f.preferSelectedLocked(k, routes)
 		for _, r := range routes {
 			f.adoptLocked(k, r)
+		}
+	}
+}
+
+// preferSelectedLocked moves the kernel route whose metric is that of the
+// key's selected candidate to the front of routes, so that it is the one
+// adopted and the others are deleted as stale. Without it, a route at
+// another metric could be adopted first, and the create at the selected
+// metric would fail with EEXIST on fibd's own route.
+func (f *FIB) preferSelectedLocked(k Key, routes []KernelRoute) {
+	if len(routes) < 2 {
+		return
+	}
+
+	i, ok := f.index[compactOf(k)]
+	if !ok {
+		return
+	}
+
+	c, ok := f.store.at(i).selected()
+	if !ok {
+		return
+	}
+
+	want := kernelMetric(k.Prefix, c.metric)
+	for n, r := range routes {
+		if r.Metric == want {
+			routes[0], routes[n] = routes[n], routes[0]
+
+			return
 		}
 	}
 }
@@ -165,7 +196,9 @@ func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelR
 }
 
 // adoptLocked takes a kernel route of fibd's protocol that the FIB does not
-// have as installed.
+// have as installed. A route at another metric than the selected
+// candidate's is not kept in its place: the loop creates the route at the
+// candidate's metric, then deletes the adopted one.
 func (f *FIB) adoptLocked(k Key, r KernelRoute) {
 	i, ok := f.index[compactOf(k)]
 	if !ok {

@@ -2,6 +2,7 @@ package fib_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -560,4 +561,115 @@ func TestRouteGoneRetriesMetricChange(t *testing.T) {
 id 3000000001 via 198.51.100.1 dev v0 proto fibd
 192.0.2.0/24 nhid 3000000001 proto fibd metric 30
 `)
+}
+
+func TestAdoptOtherMetric(t *testing.T) {
+	dp := firstRun(t)
+	dp.ResetCounts()
+
+	h := newHarness(t, dp, fib.Config{Hold: []string{"bgp"}})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+
+	// BGP offers the last route at metric 30: fibd creates it, then
+	// deletes the adopted route at metric 20.
+	routes := startRoutes()
+	routes[3].Metric = 30
+	h.update(routes...)
+	h.expect(strings.Replace(startState, "nhid 3000000004 proto fibd metric 20", "nhid 3000000004 proto fibd metric 30", 1))
+
+	if n, d := dp.Count(fib.OpRouteCreate), dp.Count(fib.OpRouteDelete); n != 1 || d != 1 || dp.Writes() != 2 {
+		t.Errorf("route creates %d, deletes %d, writes %d; want 1, 1, 2", n, d, dp.Writes())
+	}
+
+	st, _ := h.fib.Lookup(key("203.0.113.128/25"))
+	if st.Installed == nil || st.Installed.Metric != 30 || st.Adopted || st.Err != nil {
+		t.Errorf("state = %+v, want installed at metric 30", st)
+	}
+}
+
+func TestAdoptPrefersSelectedMetric(t *testing.T) {
+	for _, metric := range []uint32{20, 30} {
+		dp := &fibtest.Dataplane{}
+		if err := dp.AddNexthop(nexthop.Object{ID: 3000000001, Hop: hop(gwA, "v0")}, fibtest.Protocol); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, m := range []uint32{20, 30} {
+			r := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: m, Type: fib.TypeUnicast, Nexthop: 3000000001}
+			if err := dp.AddRoute(r, fibtest.Protocol); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// The candidate is there before the dump is adopted, so the
+		// adopted route is the one at its metric and the other is deleted.
+		h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, metric, hops(hop(gwA, "v0"))))
+		h.fib.Reconcile(dp.Snapshot())
+		h.run()
+		h.expect(fmt.Sprintf(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric %d
+`, metric))
+
+		if dp.Writes() != 1 || dp.Count(fib.OpRouteDelete) != 1 {
+			t.Errorf("metric %d: writes %d, want 1 route delete", metric, dp.Writes())
+		}
+
+		if st, _ := h.fib.Lookup(key("192.0.2.0/24")); st.Conflict || st.Err != nil {
+			t.Errorf("metric %d: state = %+v, want no conflict and no error", metric, st)
+		}
+	}
+}
+
+func TestAdoptIPv6DefaultMetric(t *testing.T) {
+	v6 := func() fib.Route {
+		gw := netip.MustParseAddr("2001:db8:ffff::2")
+		return route("2001:db8:1::/48", "bgp", fib.DistanceEBGP, 0, hops(hop(gw, "v0")))
+	}
+
+	dp := &fibtest.Dataplane{}
+	first := newHarness(t, dp, fib.Config{})
+	first.update(v6())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.fib.Run(ctx) }()
+	first.sync()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	want := `
+id 3000000001 via 2001:db8:ffff::2 dev v0 proto fibd
+2001:db8:1::/48 nhid 3000000001 proto fibd metric 1024
+`
+	dp.ResetCounts()
+
+	// A restart adopts the route that the kernel stores at metric 1024
+	// for the offer at metric 0, without a write.
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour})
+	h.fib.Reconcile(dp.Snapshot())
+	h.run()
+	h.update(v6())
+	h.expect(want)
+
+	if n := dp.Writes(); n != 0 {
+		t.Errorf("writes after the restart = %d, want 0", n)
+	}
+
+	// So does a later dump, and the route gone is put back.
+	h.fib.Reconcile(dp.Snapshot())
+	gone := fib.KernelRoute{Table: fib.TableMain, Prefix: netip.MustParsePrefix("2001:db8:1::/48"), Metric: 1024, Type: fib.TypeUnicast, Nexthop: 3000000001}
+	if err := dp.DeleteRoute(gone); err != nil {
+		t.Fatal(err)
+	}
+
+	h.fib.RouteGone(gone)
+	h.expect(want)
+
+	if st, _ := h.fib.Lookup(key("2001:db8:1::/48")); st.Conflict || st.Err != nil || st.Installed == nil {
+		t.Errorf("state = %+v, want installed without a conflict", st)
+	}
 }

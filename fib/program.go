@@ -73,8 +73,10 @@ func (f *FIB) planEntryLocked(i int32, e *entry) plan {
 		return p
 	}
 
+	// The route is programmed with the metric the kernel stores, so that
+	// a route adopted after a restart matches without a write.
 	p.action = actionProgram
-	p.want = installed{ok: true, typ: c.typ, metric: c.metric}
+	p.want = installed{ok: true, typ: c.typ, metric: kernelMetric(e.ck.key().Prefix, c.metric)}
 	if c.typ != TypeUnicast {
 		return p
 	}

@@ -86,6 +86,20 @@ type Route struct {
 	Distance Distance
 }
 
+// ip6DefaultMetric is the metric the kernel stores for an IPv6 route
+// requested with metric 0 (IP6_RT_PRIO_USER in include/net/ip6_route.h).
+const ip6DefaultMetric = 1024
+
+// kernelMetric returns the metric the kernel stores for a route of prefix
+// requested with metric, so that a dump matches what the FIB installed.
+func kernelMetric(prefix netip.Prefix, metric uint32) uint32 {
+	if metric == 0 && prefix.Addr().Is6() {
+		return ip6DefaultMetric
+	}
+
+	return metric
+}
+
 // Key returns the (table, prefix) the route is for.
 func (r Route) Key() Key {
 	return Key{Table: r.Table, Prefix: r.Prefix}

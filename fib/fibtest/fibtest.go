@@ -2,7 +2,8 @@
 // kernel's rules for nexthop objects and routes, for tests of package fib
 // and of the components built on it.
 //
-// Its state renders as sorted text in the style of `ip nexthop` and
+// Like Linux, it stores an IPv6 route requested with metric 0 with metric
+// 1024. Its state renders as sorted text in the style of `ip nexthop` and
 // `ip route`, so that a test compares the whole forwarding state with a
 // multi-line golden string. Faults are injected per operation kind, and a
 // link going down removes what the kernel removes.
@@ -227,7 +228,23 @@ func (d *Dataplane) deleteNexthop(id nexthop.ID) error {
 	return nil
 }
 
+// ip6DefaultMetric is the metric Linux stores for an IPv6 route requested
+// with metric 0 (IP6_RT_PRIO_USER in include/net/ip6_route.h).
+const ip6DefaultMetric = 1024
+
+// storedMetric returns the metric the kernel stores for r. A delete of an
+// IPv6 route with metric 0 matches the route at 1024 here, where Linux
+// deletes the first route of any metric.
+func storedMetric(r fib.KernelRoute) uint32 {
+	if r.Metric == 0 && r.Prefix.Addr().Is6() {
+		return ip6DefaultMetric
+	}
+
+	return r.Metric
+}
+
 func (d *Dataplane) addRoute(r fib.KernelRoute, proto string, replace bool) error {
+	r.Metric = storedMetric(r)
 	k := routeKey{table: r.Table, prefix: r.Prefix, metric: r.Metric}
 	if _, exists := d.routes[k]; exists && !replace {
 		return fmt.Errorf("create route %s table %d metric %d: %w", r.Prefix, r.Table, r.Metric, syscall.EEXIST)
@@ -245,7 +262,7 @@ func (d *Dataplane) addRoute(r fib.KernelRoute, proto string, replace bool) erro
 }
 
 func (d *Dataplane) deleteRoute(r fib.KernelRoute) error {
-	k := routeKey{table: r.Table, prefix: r.Prefix, metric: r.Metric}
+	k := routeKey{table: r.Table, prefix: r.Prefix, metric: storedMetric(r)}
 	if _, ok := d.routes[k]; !ok {
 		return fmt.Errorf("delete route %s table %d metric %d: %w", r.Prefix, r.Table, r.Metric, syscall.ENOENT)
 	}

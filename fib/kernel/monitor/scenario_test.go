@@ -641,3 +641,34 @@ func TestScenarioConflictCleared(t *testing.T) {
 
 	s.verifyClean(t)
 }
+
+func TestScenarioResyncDefaultMetric(t *testing.T) {
+	s := newStack(t, Config{})
+
+	// Metric 0 becomes 1024 in the kernel for IPv6.
+	r := route("2001:db8:1::/48", gw06)
+	r.Metric = 0
+	s.update(t, []fib.Route{r})
+	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(1))
+
+	// A resync hands the route at metric 1024 to the FIB, which must take
+	// it as its own and not create it again.
+	snap, err := s.k.Dump(context.Background())
+	if err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+
+	s.f.Reconcile(snap)
+	s.sync(t)
+
+	st, _ := s.f.Lookup(fib.Key{Table: 254, Prefix: r.Prefix})
+	if st.Conflict || st.Err != nil || st.Installed == nil {
+		t.Errorf("state after the resync = %+v, want installed without a conflict", st)
+	}
+
+	if stats := s.f.Stats(); stats.OpErrors != 0 {
+		t.Errorf("fib stats = %+v, want no operation error", stats)
+	}
+
+	s.verifyClean(t)
+}
