@@ -31,7 +31,12 @@
 //
 // The remote mode reconnects with exponential backoff and resynchronises
 // the whole table after each connection: it offers the fresh table and
-// then withdraws only the prefixes the new table does not contain.
+// then withdraws only the prefixes that did not come back. A restarted
+// gobgpd starts with an empty table, so the withdrawal waits until every
+// neighbor is established and has sent End-of-RIB. A neighbor without
+// End-of-RIB counts once it has been established for 5 seconds and the
+// watch has been quiet as long. The convergence timeout ends the wait in
+// any case. A route announced again in the meantime is never withdrawn.
 //
 // # Embedded speaker
 //

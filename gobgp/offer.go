@@ -5,6 +5,8 @@ package gobgp
 
 import (
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/nexthop"
@@ -47,13 +49,10 @@ func (t *table) apply(changes []change) {
 	b.flush()
 }
 
-// sweep withdraws the offered prefixes that the resynchronised table does
-// not contain, and ends the resynchronisation.
-//
-// TODO: after gobgpd itself restarted, its table is still empty when the
-// first event completes, so the sweep withdraws every route until the
-// peers send them again; only a lost connection to a running gobgpd keeps
-// the routes that stay valid.
+// sweep withdraws the offered prefixes that the resynchronisation has not
+// seen, and ends it. After a restart of gobgpd, its first table is empty
+// or partial, so the sweep waits for sweepReady: until then, a prefix
+// announced again keeps its route and is never withdrawn in between.
 func (t *table) sweep() {
 	b := batch{t: t}
 	for prefix := range t.offered {
@@ -93,6 +92,43 @@ func (t *table) setOffered(prefix netip.Prefix, set *memberSet) {
 	}
 
 	t.stats.routes.Store(int64(len(t.offered)))
+	t.countPeerRoutes(old, set)
+}
+
+// countPeerRoutes moves a prefix's count from the peers of its old set to
+// those of its new set; a peer in both keeps its count.
+func (t *table) countPeerRoutes(old, set *memberSet) {
+	var now time.Time
+	t.stats.mu.Lock()
+	defer t.stats.mu.Unlock()
+
+	move := func(from, to *memberSet, delta int) {
+		if from == nil {
+			return
+		}
+
+		for _, p := range from.peers {
+			if to != nil && slices.Contains(to.peers, p) {
+				continue
+			}
+
+			if now.IsZero() {
+				now = time.Now()
+			}
+
+			c := t.stats.peerRoutes[p]
+			if c == nil {
+				c = &peerRoutes{}
+				t.stats.peerRoutes[p] = c
+			}
+
+			c.routes += delta
+			c.changed = now
+		}
+	}
+
+	move(old, set, -1)
+	move(set, old, +1)
 }
 
 func (t *table) key(prefix netip.Prefix) fib.Key {
@@ -166,12 +202,14 @@ func (b *batch) flush() {
 		}
 
 		b.routes = nil
+		t.stats.lastChange.Store(time.Now().UnixNano())
 	}
 
 	if len(b.withdraw) > 0 {
 		t.sink.Withdraw(SourceName, b.withdraw)
 		t.stats.withdraws.Add(uint64(len(b.withdraw)))
 		b.withdraw = nil
+		t.stats.lastChange.Store(time.Now().UnixNano())
 	}
 }
 

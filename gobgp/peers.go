@@ -24,6 +24,10 @@ type peer struct {
 	state   api.PeerState_SessionState
 	since   time.Time // when the session became established
 
+	// establishedAt is when the speaker established the session, to the
+	// second, from its neighbor listing; zero until the details are read.
+	establishedAt time.Time
+
 	// iface is the interface the session runs over, for link-local next
 	// hops; "" until known.
 	iface string
@@ -154,6 +158,11 @@ func (ps *peers) setDetails(addr netip.Addr, d *api.Peer) {
 	if iface != "" {
 		p.iface = iface
 	}
+
+	p.establishedAt = p.since
+	if up := d.GetTimers().GetState().GetUptime(); up.IsValid() && up.GetSeconds() > 0 {
+		p.establishedAt = up.AsTime()
+	}
 }
 
 // established reports whether the session with addr is established.
@@ -276,14 +285,49 @@ func (ps *peers) converged() bool {
 	}
 
 	for _, p := range ps.byAddr {
+		if p.state != api.PeerState_ESTABLISHED || p.families == nil || !p.allEndOfRIB() {
+			return false
+		}
+	}
+
+	return true
+}
+
+// resynced reports whether every configured neighbor's routes are back in
+// the speaker's table after a reconnection at connected: each session is
+// established and has sent End-of-RIB for each family, or was already
+// established a second before the connection (so its routes were in the
+// first event), or, when quiet is set, has been established for
+// resyncSettle.
+func (ps *peers) resynced(connected time.Time, quiet bool, now time.Time) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+
+	if !ps.complete {
+		return false
+	}
+
+	for _, p := range ps.byAddr {
 		if p.state != api.PeerState_ESTABLISHED || p.families == nil {
 			return false
 		}
 
-		for _, f := range p.families {
-			if !p.eor[f] {
-				return false
-			}
+		switch {
+		case p.allEndOfRIB():
+		case p.establishedAt.Before(connected.Add(-time.Second)):
+		case quiet && now.Sub(p.establishedAt) >= resyncSettle:
+		default:
+			return false
+		}
+	}
+
+	return true
+}
+
+func (p *peer) allEndOfRIB() bool {
+	for _, f := range p.families {
+		if !p.eor[f] {
+			return false
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +148,14 @@ func (p *unixProxy) cut() {
 	p.conns = nil
 }
 
+// retarget forwards new connections to another socket.
+func (p *unixProxy) retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	p.target = target
+}
+
 func (p *unixProxy) resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -263,5 +272,85 @@ func TestRemoteResync(t *testing.T) {
 
 	if p := st.Peers[0]; p.State != "ESTABLISHED" || p.AS != 65001 || p.Accepted != uint64(st.Routes) || p.Uptime <= 0 {
 		t.Errorf("status peer = %+v, want established AS 65001 with %d accepted and an uptime", p, st.Routes)
+	}
+}
+
+func TestRemoteRestart(t *testing.T) {
+	netnstest.Privileged(t)
+	gobgptest.Binaries(t)
+
+	const n = 10000
+	g, p1 := netnstest.New(t), netnstest.New(t)
+	link(t, g, p1, 1)
+
+	port := randomPort()
+	config := globalYAML(65000, "192.0.2.1", port, true) + neighborYAML(peerAddr(1), 65001, port, false)
+	remote := gobgptest.StartGobgpd(t, g, config)
+	peer := startPeer(t, p1, 1, port, false)
+	ps := prefixes(n)
+	announce(t, peer, peerAddr(1), ps)
+
+	proxy := startProxy(t, remote.Socket)
+	sink := newCountSink()
+	src, err := gobgp.New(gobgp.Options{Mode: gobgp.ModeRemote, RemoteAddress: proxy.addr(), ConvergenceTimeout: time.Minute}, sink)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	waitUntil(t, "the full table", 60*time.Second, func() bool { return sink.len() == n })
+
+	// gobgpd restarts with an empty table; while it is down, the peer
+	// withdraws 10 prefixes, which must be the only routes withdrawn.
+	remote.Kill()
+	waitUntil(t, "the source to notice", 10*time.Second, func() bool { return !src.Status().Connected })
+
+	sink.mu.Lock()
+	updates, withdraws := sink.updates, sink.withdraws
+	sink.withdrawn = nil
+	sink.mu.Unlock()
+
+	ctxOp, cancelOp := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelOp()
+
+	removed := ps[:10]
+	if err := peer.Withdraw(ctxOp, netip.MustParseAddr(peerAddr(1)), removed); err != nil {
+		t.Fatalf("withdraw: %v", err)
+	}
+
+	restarted := time.Now()
+	remote = gobgptest.StartGobgpd(t, g, config)
+	proxy.retarget(remote.Socket)
+	waitUntil(t, "the table after the restart", 60*time.Second, func() bool {
+		return sink.len() == n-len(removed) && src.Status().Connected && src.Status().Synced
+	})
+	t.Logf("table complete %s after the restart", time.Since(restarted).Round(time.Millisecond))
+
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+
+	if got := sink.withdraws - withdraws; got != len(removed) {
+		t.Errorf("restart withdrew %d routes, want only the %d removed: %v", got, len(removed), sink.withdrawn[:min(len(sink.withdrawn), 20)])
+	}
+
+	for _, p := range sink.withdrawn {
+		if !slices.Contains(removed, p) {
+			t.Errorf("prefix %s withdrawn during the restart, but announced again", p)
+
+			break
+		}
+	}
+
+	if got := sink.updates - updates; got != 0 {
+		t.Errorf("restart offered %d routes again, want 0: their member sets did not change", got)
 	}
 }

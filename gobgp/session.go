@@ -77,9 +77,18 @@ func (s *Source) runSession(ctx context.Context, b backend) error {
 		s.log.Info("bgp table synchronised", "routes", s.table.stats.routes.Load())
 		s.checkConverged()
 	}
+	connected := time.Now()
+	s.table.sweepReady = func() bool { return s.resynced(connected) }
+	s.synced.Store(false)
 	s.table.startResync()
 
+	// A neighbor that never comes back must not keep the routes gone
+	// since the last connection forever.
+	sweepTimer := time.AfterFunc(s.opts.ConvergenceTimeout, s.table.finishResync)
+	defer sweepTimer.Stop()
+
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.watchResync(ctx, connected) })
 	g.Go(func() error {
 		return b.watch(ctx, peerRequest(), func(r *api.WatchEventResponse) {
 			if ev := r.GetPeer(); ev != nil {
@@ -96,6 +105,44 @@ func (s *Source) runSession(ctx context.Context, b backend) error {
 	})
 
 	return g.Wait()
+}
+
+// resyncSettle is how long a neighbor without End-of-RIB must have been
+// established, with no watch message for as long, before the routes still
+// missing after a reconnection are withdrawn. GoBGP v3.37.0 sends
+// End-of-RIB only with graceful restart (getBestFromLocal in
+// pkg/server/server.go), so a restarted gobgpd's peers often send none.
+const resyncSettle = 5 * time.Second
+
+// resynced reports whether a resynchronisation after a connection at
+// connected may withdraw the routes still missing.
+func (s *Source) resynced(connected time.Time) bool {
+	now := time.Now()
+	quiet := now.Sub(s.table.lastMessage()) >= resyncSettle
+
+	return s.peers.resynced(connected, quiet, now)
+}
+
+// watchResync ends the resynchronisation once the neighbors have resent
+// their routes, checking every second; peer events and End-of-RIB markers
+// may end it sooner.
+func (s *Source) watchResync(ctx context.Context, connected time.Time) error {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+
+	for s.table.resyncPending() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+
+		if s.resynced(connected) {
+			s.table.finishResync()
+		}
+	}
+
+	return nil
 }
 
 // handlePeerEvent follows a session's state. A session that goes down

@@ -253,9 +253,11 @@ func (s *Source) declareConverged() {
 }
 
 // checkConverged declares convergence when the table is synchronised and
-// every neighbor has sent its End-of-RIB markers.
+// every neighbor has sent its End-of-RIB markers, ending a pending
+// resynchronisation first.
 func (s *Source) checkConverged() {
 	if s.synced.Load() && s.peers.converged() {
+		s.table.finishResync()
 		s.declareConverged()
 	}
 }

@@ -43,8 +43,14 @@ type Status struct {
 	Messages, Paths uint64
 
 	// Updates and Withdrawals count the routes offered and the keys
-	// withdrawn; Rejected counts routes the sink rejected.
+	// withdrawn; Rejected counts routes the sink rejected. Each best-path
+	// change of a prefix that reaches the sink counts once in Updates or
+	// Withdrawals.
 	Updates, Withdrawals, Rejected uint64
+
+	// LastChange is when the source last handed a route or a withdrawal
+	// to the sink; zero before the first.
+	LastChange time.Time
 
 	// Skipped counts paths without a usable next hop: originated by the
 	// speaker itself, or link-local without a known interface.
@@ -76,6 +82,13 @@ type PeerStatus struct {
 	// Interface is the interface of the session, used for link-local
 	// next hops; "" when not known.
 	Interface string
+
+	// Routes is the number of routes offered to the sink with a member
+	// learned from the peer, and RoutesChanged when it last changed.
+	// After a session loss, RoutesChanged with Routes zero is when the
+	// last route using the peer was replaced or withdrawn.
+	Routes        int
+	RoutesChanged time.Time
 }
 
 // Status returns a snapshot of the source. It queries the speaker for the
@@ -105,6 +118,10 @@ func (s *Source) Status() Status {
 	b := s.backend
 	s.mu.Unlock()
 
+	if ns := s.table.stats.lastChange.Load(); ns != 0 {
+		st.LastChange = time.Unix(0, ns)
+	}
+
 	s.table.stats.mu.Lock()
 	if s.table.stats.lastError != "" {
 		st.LastError = s.table.stats.lastError
@@ -132,6 +149,8 @@ func (s *Source) peerStatus(b backend) []PeerStatus {
 			ps.Uptime = now.Sub(p.since)
 		}
 
+		ps.Routes, ps.RoutesChanged = s.table.peerRoutes(p.addr)
+
 		if d := findPeer(details, p.addr); d != nil {
 			for _, a := range d.GetAfiSafis() {
 				if familyOf(a.GetState().GetFamily()) != 0 {
@@ -145,4 +164,18 @@ func (s *Source) peerStatus(b backend) []PeerStatus {
 	}
 
 	return out
+}
+
+// peerRoutes returns the number of offered routes that use peer, and when
+// it last changed.
+func (t *table) peerRoutes(peer netip.Addr) (int, time.Time) {
+	t.stats.mu.Lock()
+	defer t.stats.mu.Unlock()
+
+	c := t.stats.peerRoutes[peer]
+	if c == nil {
+		return 0, time.Time{}
+	}
+
+	return c.routes, c.changed
 }

@@ -30,6 +30,7 @@ type member struct {
 type memberSet struct {
 	key      string
 	members  []member
+	peers    []netip.Addr // the distinct peers of members
 	distance fib.Distance
 	refs     int
 }
@@ -71,9 +72,13 @@ type peerChecker func(peer netip.Addr) bool
 const peerCheckInterval = 250 * time.Millisecond
 
 // table is the state of the routes offered to the sink: one interned
-// member set per prefix. Its handle method runs on one goroutine; counters
-// and Status may be read from any goroutine.
+// member set per prefix. Its handle method runs on one goroutine, and mu
+// serialises it with the end of a resynchronisation, which the peer
+// goroutine or a timer may trigger. Counters and Status may be read from
+// any goroutine.
 type table struct {
+	mu sync.Mutex
+
 	cfg      tableConfig
 	sink     Sink
 	peers    *peers
@@ -90,10 +95,15 @@ type table struct {
 	// checked is when each peer was last found established by check.
 	checked map[netip.Addr]time.Time
 
-	// resync collects the prefixes of the first event after the watch
-	// started. When that event is complete, the offered prefixes it did
-	// not contain are withdrawn. It is nil outside a resynchronisation.
+	// resync collects the prefixes offered or withdrawn since the watch
+	// started. When the resynchronisation ends, the offered prefixes it
+	// does not contain are withdrawn. It is nil outside a
+	// resynchronisation.
 	resync map[netip.Prefix]struct{}
+
+	// syncing is set from the start of the watch until its first event,
+	// the speaker's whole current table, is complete.
+	syncing bool
 
 	// carry is the last prefix's paths of a message that the next message
 	// continues.
@@ -104,8 +114,14 @@ type table struct {
 	onEndOfRIB func(endOfRIB)
 
 	// onSynced is called when the first event after the watch started is
-	// complete.
+	// complete, with the table's lock released.
 	onSynced func()
+
+	// sweepReady reports whether the resynchronisation may end once the
+	// first event is complete: whether the speaker's sessions have
+	// converged, so that the prefixes still missing are gone for good.
+	// nil means at once.
+	sweepReady func() bool
 
 	// log receives one line per message in which paths could not be
 	// decoded or used, or routes were rejected.
@@ -129,9 +145,22 @@ type tableStats struct {
 	skipped    atomic.Uint64
 	decodeErrs atomic.Uint64
 	routes     atomic.Int64
+	lastChange atomic.Int64 // Unix nanoseconds of the last sink call
+	lastMsg    atomic.Int64 // Unix nanoseconds of the last watch message
 
 	mu        sync.Mutex
 	lastError string
+
+	// peerRoutes counts, per peer, the offered prefixes with a member
+	// from that peer.
+	peerRoutes map[netip.Addr]*peerRoutes
+}
+
+// peerRoutes is the number of offered prefixes that use a peer, and when
+// it last changed.
+type peerRoutes struct {
+	routes  int
+	changed time.Time
 }
 
 func newTable(cfg tableConfig, sink Sink, ps *peers, gws *gateways, check peerChecker) *table {
@@ -145,20 +174,52 @@ func newTable(cfg tableConfig, sink Sink, ps *peers, gws *gateways, check peerCh
 		sets:     make(map[string]*memberSet),
 		checked:  make(map[netip.Addr]time.Time),
 		log:      slog.New(slog.DiscardHandler),
+		stats:    tableStats{peerRoutes: make(map[netip.Addr]*peerRoutes)},
 	}
 }
 
 // startResync begins a resynchronisation: the first complete event from
-// now on is the whole table.
+// now on is the whole table. With nothing offered yet, there is nothing
+// to sweep, so the prefixes are not collected.
 func (t *table) startResync() {
-	t.resync = make(map[netip.Prefix]struct{})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	t.syncing = true
 	t.carry = nil
+	t.resync = nil
+	if len(t.offered) > 0 {
+		t.resync = make(map[netip.Prefix]struct{})
+	}
 }
 
 // handle processes one message of the best-path watch.
 func (t *table) handle(paths []*api.Path) {
+	synced, eors := t.handleLocked(paths)
+
+	// The callbacks run without the lock: they may end the
+	// resynchronisation.
+	if synced && t.onSynced != nil {
+		t.onSynced()
+	}
+
+	for _, e := range eors {
+		if t.onEndOfRIB != nil {
+			t.onEndOfRIB(e)
+		}
+	}
+}
+
+// handleLocked hands the message's changes to the sink. It returns
+// whether the message completed the first event of a resynchronisation,
+// and the End-of-RIB markers it carried.
+func (t *table) handleLocked(paths []*api.Path) (synced bool, eors []endOfRIB) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
 	t.stats.messages.Add(1)
 	t.stats.paths.Add(uint64(len(paths)))
+	t.stats.lastMsg.Store(time.Now().UnixNano())
 
 	continued := t.cfg.batchSize > 0 && len(paths) == t.cfg.batchSize+1
 	decoded, eors := t.decode(paths)
@@ -182,17 +243,40 @@ func (t *table) handle(paths []*api.Path) {
 	t.checkLeavingPeers(changes)
 	t.apply(changes)
 
-	if !continued && t.resync != nil {
-		t.sweep()
-		if t.onSynced != nil {
-			t.onSynced()
+	if !continued && t.syncing {
+		t.syncing = false
+		synced = true
+		if t.resync != nil && (t.sweepReady == nil || t.sweepReady()) {
+			t.sweep()
 		}
 	}
 
-	for _, e := range eors {
-		if t.onEndOfRIB != nil {
-			t.onEndOfRIB(e)
-		}
+	return synced, eors
+}
+
+// resyncPending reports whether a resynchronisation has not ended yet.
+func (t *table) resyncPending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	return t.syncing || t.resync != nil
+}
+
+// lastMessage returns when the last watch message arrived.
+func (t *table) lastMessage() time.Time {
+	return time.Unix(0, t.stats.lastMsg.Load())
+}
+
+// finishResync ends a resynchronisation whose first event is complete:
+// it withdraws the offered prefixes that were not offered again since the
+// watch started. It does nothing outside a resynchronisation or before
+// that event is complete.
+func (t *table) finishResync() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	if t.resync != nil && !t.syncing {
+		t.sweep()
 	}
 }
 
@@ -329,10 +413,21 @@ func (t *table) intern(members []member, distance fib.Distance) *memberSet {
 		return s
 	}
 
-	s := &memberSet{key: key, members: members, distance: distance}
+	s := &memberSet{key: key, members: members, peers: distinctPeers(members), distance: distance}
 	t.sets[key] = s
 
 	return s
+}
+
+func distinctPeers(members []member) []netip.Addr {
+	var peers []netip.Addr
+	for _, m := range members {
+		if !slices.Contains(peers, m.peer) {
+			peers = append(peers, m.peer)
+		}
+	}
+
+	return peers
 }
 
 func compareMembers(a, b member) int {

@@ -353,3 +353,38 @@ func TestEndOfRIB(t *testing.T) {
 		t.Errorf("End-of-RIB markers = %v, want [%v]", got, want)
 	}
 }
+
+func TestPeerRoutes(t *testing.T) {
+	tb, _ := newTestTable(t, 0)
+	a, b := netip.MustParseAddr(peerA), netip.MustParseAddr(peerB)
+
+	tb.handle([]*api.Path{
+		apiPath(t, "192.0.2.0/25", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "192.0.2.0/25", peerB, 65002, false, "198.51.100.2"),
+		apiPath(t, "192.0.2.128/25", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "192.0.2.128/25", peerB, 65002, false, "198.51.100.2"),
+	})
+
+	if got, _ := tb.peerRoutes(b); got != 2 {
+		t.Errorf("routes via B = %d, want 2", got)
+	}
+
+	_, aChanged := tb.peerRoutes(a)
+	tb.handle([]*api.Path{
+		apiPath(t, "192.0.2.0/25", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "192.0.2.128/25", peerA, 65001, false, "198.51.100.1"),
+	})
+
+	got, bChanged := tb.peerRoutes(b)
+	if got != 0 {
+		t.Errorf("routes via B after it left = %d, want 0", got)
+	}
+
+	if bChanged.IsZero() {
+		t.Error("routes via B changed at the zero time")
+	}
+
+	if got, changed := tb.peerRoutes(a); got != 2 || !changed.Equal(aChanged) {
+		t.Errorf("routes via A = %d changed %v, want 2 unchanged since %v", got, changed, aChanged)
+	}
+}
