@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/fibd/fibd/fib/kernel"
 	"github.com/fibd/fibd/fib/kernel/monitor"
@@ -106,13 +107,34 @@ func (d *daemon) bgpStatusLines() map[string]string {
 		}
 	}
 
-	return map[string]string{
-		"bgp":           st.Mode,
-		"bgp connected": fmt.Sprint(st.Connected),
-		"bgp peers":     fmt.Sprintf("%d established of %d", established, len(st.Peers)),
-		"bgp routes":    fmt.Sprint(st.Routes),
-		"bgp converged": fmt.Sprint(st.Converged),
+	lines := map[string]string{
+		"bgp":             st.Mode,
+		"bgp connected":   fmt.Sprint(st.Connected),
+		"bgp peers":       fmt.Sprintf("%d established of %d", established, len(st.Peers)),
+		"bgp routes":      fmt.Sprint(st.Routes),
+		"bgp converged":   fmt.Sprint(st.Converged),
+		"bgp updates":     fmt.Sprint(st.Updates + st.Withdrawals),
+		"bgp last update": formatTime(st.LastChange),
 	}
+
+	// One line per neighbor: its state and the routes that use it, which
+	// the lab reads to time the per-prefix updates after a session loss.
+	for _, p := range st.Peers {
+		lines["bgp peer "+p.Address.String()] = fmt.Sprintf("%s, %d routes, changed %s",
+			strings.ToLower(p.State), p.Routes, formatTime(p.RoutesChanged))
+	}
+
+	return lines
+}
+
+// formatTime formats a status time with nanoseconds in UTC; "never" for
+// the zero time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func fileMode(m config.FileMode) os.FileMode {
