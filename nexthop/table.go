@@ -465,6 +465,24 @@ func (t *Table) sameBase(o *object, s Set) bool {
 	return true
 }
 
+// Forwarding returns the hops and weights that the object id forwards to,
+// the live members of a group, in canonical order. It returns false when
+// the Table has no object id or a member of the group is missing. The
+// caller owns the slice.
+func (t *Table) Forwarding(id ID) ([]Member, bool) {
+	o := t.byID[id]
+	if o == nil {
+		return nil, false
+	}
+
+	got, _, ok := t.forwarding(o)
+	if !ok {
+		return nil, false
+	}
+
+	return Set{Members: got}.Canonical().Members, true
+}
+
 // forwarding returns the hops and weights that o's content forwards to.
 func (t *Table) forwarding(o *object) ([]Member, *Resilient, bool) {
 	if o.single {

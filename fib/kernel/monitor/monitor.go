@@ -61,9 +61,12 @@ type FIB interface {
 	// Sync waits until the FIB has tried every change handed to it.
 	Sync(ctx context.Context) error
 
+	// Lookup returns the state of one key, to tell a foreign route that
+	// displaced fibd's own from one that does not matter.
 	Lookup(fib.Key) (fib.RouteState, bool)
-	Routes(fib.Filter, func(fib.RouteState) bool)
-	Nexthops() []fib.NexthopState
+	// Expected returns the state the FIB expects in the kernel, which
+	// Verify compares with a dump.
+	Expected() fib.ExpectedState
 }
 
 // Kernel is the part of *kernel.Kernel that the monitor uses.

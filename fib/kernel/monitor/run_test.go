@@ -38,8 +38,7 @@ func (r *recorder) Sync(context.Context) error         { return nil }
 func (r *recorder) Lookup(fib.Key) (fib.RouteState, bool) {
 	return fib.RouteState{}, false
 }
-func (r *recorder) Routes(fib.Filter, func(fib.RouteState) bool) {}
-func (r *recorder) Nexthops() []fib.NexthopState                 { return nil }
+func (r *recorder) Expected() fib.ExpectedState { return fib.ExpectedState{} }
 
 // waitCall waits until a recorded call equals want.
 func (r *recorder) waitCall(t *testing.T, want string) {

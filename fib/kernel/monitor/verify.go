@@ -24,9 +24,10 @@ type Report struct {
 	Nexthops int
 }
 
-// Verify dumps the kernel and compares it with the FIB. Every selected,
-// resolvable route must be installed with the expected type, metric and
-// next hops. Every nexthop object that the FIB has installed must exist
+// Verify dumps the kernel and compares it with the FIB's expected state
+// (FIB.Expected). Every selected, resolvable route must be installed with
+// the expected type, metric and next hops, and so must every route
+// adopted from a previous run that is kept until the sweep. Every nexthop object that the FIB has installed must exist
 // with the same content. Every route and object of fibd's protocol in the
 // kernel must be expected by the FIB. Changes in flight show up as
 // differences, so call the FIB's Sync first for a stable result.
@@ -36,31 +37,13 @@ func (m *Monitor) Verify(ctx context.Context) (Report, error) {
 		return Report{}, fmt.Errorf("verify: %w", err)
 	}
 
-	want := expectedState(m.cfg.FIB)
+	want := m.cfg.FIB.Expected()
 
 	return Report{
 		Differences: diff(want, snap),
 		Routes:      len(snap.Routes),
 		Nexthops:    len(snap.Nexthops),
 	}, nil
-}
-
-// desired is the state the FIB expects in the kernel.
-type desired struct {
-	routes   []fib.RouteState
-	nexthops []fib.NexthopState
-}
-
-func expectedState(f FIB) desired {
-	var d desired
-	f.Routes(fib.Filter{}, func(rs fib.RouteState) bool {
-		d.routes = append(d.routes, rs)
-
-		return true
-	})
-	d.nexthops = f.Nexthops()
-
-	return d
 }
 
 // routeID identifies a route in the kernel.
@@ -74,9 +57,9 @@ func (r routeID) String() string {
 	return fmt.Sprintf("route %s table %d metric %d", r.prefix, r.table, r.metric)
 }
 
-// diff returns the differences between the desired state and a dump, one
+// diff returns the differences between the expected state and a dump, one
 // line each, sorted.
-func diff(want desired, got fib.Snapshot) []string {
+func diff(want fib.ExpectedState, got fib.Snapshot) []string {
 	var out []string
 
 	kernelRoutes := make(map[routeID]fib.KernelRoute, len(got.Routes))
@@ -86,74 +69,70 @@ func diff(want desired, got fib.Snapshot) []string {
 	}
 
 	kernelObjects := objectsByID(got.Nexthops)
-	fibObjects := make(map[nexthop.ID]nexthop.Object, len(want.nexthops))
-	for _, n := range want.nexthops {
-		fibObjects[n.Object.ID] = n.Object
-	}
-
-	for _, rs := range want.routes {
-		out = diffRoute(out, rs, kernelRoutes, kernelObjects, fibObjects)
+	fibObjects := objectsByID(want.Nexthops)
+	for _, r := range want.Routes {
+		out = diffRoute(out, r, kernelRoutes, kernelObjects, fibObjects)
 	}
 
 	for id := range kernelRoutes {
 		out = append(out, "extra "+id.String())
 	}
 
-	out = diffNexthops(out, want.nexthops, kernelObjects, got.ForeignNexthops)
+	out = diffNexthops(out, want.Nexthops, kernelObjects, got.ForeignNexthops)
 	slices.Sort(out)
 
 	return out
 }
 
-// diffRoute compares one key's selected route with the kernel and removes
-// the kernel's route from kernelRoutes.
-func diffRoute(out []string, rs fib.RouteState, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
-	if len(rs.Candidates) == 0 || rs.Unresolved {
-		return out
-	}
-
-	c := rs.Candidates[0]
-	id := routeID{c.Table, c.Prefix, normalMetric(c.Prefix, c.Metric)}
+// diffRoute compares one expected route with the kernel and removes the
+// kernel's route from kernelRoutes.
+func diffRoute(out []string, want fib.ExpectedRoute, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
+	r := want.Route
+	id := routeID{r.Table, r.Prefix, normalMetric(r.Prefix, r.Metric)}
 	kr, ok := kernelRoutes[id]
 	if !ok {
-		if rs.Err != nil {
-			return append(out, fmt.Sprintf("missing %s: %v", id, rs.Err))
+		if want.Err != nil {
+			return append(out, fmt.Sprintf("missing %s: %v", id, want.Err))
 		}
 
 		return append(out, "missing "+id.String())
 	}
 
 	delete(kernelRoutes, id)
-	if kr.Type != c.Type {
-		return append(out, fmt.Sprintf("%s type differs: kernel %s, expected %s", id, kr.Type, c.Type))
+	if kr.Type != r.Type {
+		return append(out, fmt.Sprintf("%s type differs: kernel %s, expected %s", id, kr.Type, r.Type))
 	}
 
-	if c.Type != fib.TypeUnicast {
+	if r.Type != fib.TypeUnicast {
 		return out
 	}
 
-	return diffRouteHops(out, id, rs, kr, kernelObjects, fibObjects)
+	return diffRouteHops(out, id, want, kr, kernelObjects, fibObjects)
 }
 
 // diffRouteHops compares the next hops of a unicast route.
-func diffRouteHops(out []string, id routeID, rs fib.RouteState, kr fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
+func diffRouteHops(out []string, id routeID, want fib.ExpectedRoute, kr fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
 	if _, ok := kernelObjects[kr.Nexthop]; !ok {
 		return append(out, fmt.Sprintf("%s uses nexthop %d, which is not one of fibd's objects in the kernel", id, kr.Nexthop))
 	}
 
 	// The FIB's own object for the route is the reference: it holds only
 	// the members that are alive. Without one, the requested set is.
-	wantHops := rs.Candidates[0].NextHops.Canonical().Members
-	if in := rs.Installed; in != nil && in.Nexthop != 0 {
-		if _, ok := fibObjects[in.Nexthop]; !ok {
-			return append(out, fmt.Sprintf("%s is installed on nexthop %d, which the FIB does not hold", id, in.Nexthop))
+	wantHops := want.NextHops
+	if in := want.Route.Nexthop; in != 0 {
+		// A group adopted with members of other owners has no hops in the
+		// FIB, so its members are compared by id.
+		if wantHops == nil {
+			if _, ok := fibObjects[in]; !ok {
+				return append(out, fmt.Sprintf("%s is installed on nexthop %d, which the FIB does not hold", id, in))
+			}
+
+			wantHops = expand(in, fibObjects)
 		}
 
-		if in.Nexthop != kr.Nexthop {
-			out = append(out, fmt.Sprintf("%s uses nexthop %d, expected %d", id, kr.Nexthop, in.Nexthop))
+		if in != kr.Nexthop {
+			out = append(out, fmt.Sprintf("%s uses nexthop %d, expected %d", id, kr.Nexthop, in))
 		}
-
-		wantHops = expand(in.Nexthop, fibObjects)
 	}
 
 	gotHops := expand(kr.Nexthop, kernelObjects)
@@ -166,15 +145,11 @@ func diffRouteHops(out []string, id routeID, rs fib.RouteState, kr fib.KernelRou
 
 // diffNexthops compares the objects the FIB holds installed with the
 // kernel's, and reports the kernel's objects that the FIB does not hold.
-func diffNexthops(out []string, want []fib.NexthopState, kernelObjects map[nexthop.ID]nexthop.Object, foreign []nexthop.ID) []string {
+func diffNexthops(out []string, want []nexthop.Object, kernelObjects map[nexthop.ID]nexthop.Object, foreign []nexthop.ID) []string {
 	expected := make(map[nexthop.ID]bool, len(want))
-	for _, n := range want {
-		if !n.Installed {
-			continue
-		}
-
-		expected[n.Object.ID] = true
-		out = diffNexthop(out, n.Object, kernelObjects, foreign)
+	for _, o := range want {
+		expected[o.ID] = true
+		out = diffNexthop(out, o, kernelObjects, foreign)
 	}
 
 	for id := range kernelObjects {

@@ -19,22 +19,19 @@ var (
 // verifyFixture is a FIB state with one single-hop route over object 1 and
 // one multipath route over group 3 of objects 1 and 2, and the kernel
 // state that matches it.
-func verifyFixture() (desired, fib.Snapshot) {
+func verifyFixture() (fib.ExpectedState, fib.Snapshot) {
 	single := netip.MustParsePrefix("203.0.113.0/26")
 	multi := netip.MustParsePrefix("203.0.113.64/26")
 
-	route := func(p netip.Prefix, id nexthop.ID, hops ...nexthop.Hop) fib.RouteState {
+	route := func(p netip.Prefix, id nexthop.ID, hops ...nexthop.Hop) fib.ExpectedRoute {
 		var set nexthop.Set
 		for _, h := range hops {
 			set.Members = append(set.Members, nexthop.Member{Hop: h, Weight: 1})
 		}
 
-		kr := fib.KernelRoute{Table: 254, Prefix: p, Metric: 20, Type: fib.TypeUnicast, Nexthop: id}
-
-		return fib.RouteState{
-			Key:        fib.Key{Table: 254, Prefix: p},
-			Candidates: []fib.Route{{Prefix: p, Table: 254, Metric: 20, Type: fib.TypeUnicast, NextHops: set, Source: "bgp"}},
-			Installed:  &kr,
+		return fib.ExpectedRoute{
+			Route:    fib.KernelRoute{Table: 254, Prefix: p, Metric: 20, Type: fib.TypeUnicast, Nexthop: id},
+			NextHops: set.Canonical().Members,
 		}
 	}
 
@@ -44,18 +41,18 @@ func verifyFixture() (desired, fib.Snapshot) {
 		{ID: 3000000003, Group: []nexthop.GroupMember{{ID: 3000000001, Weight: 1}, {ID: 3000000002, Weight: 1}}},
 	}
 
-	want := desired{routes: []fib.RouteState{
-		route(single, 3000000001, hopV0),
-		route(multi, 3000000003, hopV0, hopV2),
-	}}
-	for _, o := range objects {
-		want.nexthops = append(want.nexthops, fib.NexthopState{Object: o, Refs: 1, Installed: true})
+	want := fib.ExpectedState{
+		Routes: []fib.ExpectedRoute{
+			route(single, 3000000001, hopV0),
+			route(multi, 3000000003, hopV0, hopV2),
+		},
+		Nexthops: slices.Clone(objects),
 	}
 
 	got := fib.Snapshot{
 		Routes: []fib.KernelRoute{
-			*want.routes[0].Installed,
-			*want.routes[1].Installed,
+			want.Routes[0].Route,
+			want.Routes[1].Route,
 		},
 		Nexthops: slices.Clone(objects),
 	}
@@ -66,88 +63,86 @@ func verifyFixture() (desired, fib.Snapshot) {
 func TestDiff(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*desired, *fib.Snapshot)
+		change func(*fib.ExpectedState, *fib.Snapshot)
 		want   []string
 	}{
-		{"in sync", func(*desired, *fib.Snapshot) {}, nil},
-		{"missing route", func(_ *desired, s *fib.Snapshot) {
+		{"in sync", func(*fib.ExpectedState, *fib.Snapshot) {}, nil},
+		{"missing route", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes = s.Routes[1:]
 		}, []string{"missing route 203.0.113.0/26 table 254 metric 20"}},
-		{"missing route with error", func(d *desired, s *fib.Snapshot) {
+		{"missing route with error", func(d *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes = s.Routes[1:]
-			d.routes[0].Installed = nil
-			d.routes[0].Err = errors.New("route exists with another owner")
+			d.Routes[0].Route.Nexthop = 0
+			d.Routes[0].Err = errors.New("route exists with another owner")
 		}, []string{"missing route 203.0.113.0/26 table 254 metric 20: route exists with another owner"}},
-		{"extra route", func(_ *desired, s *fib.Snapshot) {
+		{"extra route", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes = append(s.Routes, fib.KernelRoute{Table: 254, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Metric: 20, Type: fib.TypeBlackhole})
 		}, []string{"extra route 192.0.2.0/24 table 254 metric 20"}},
-		{"unresolved route not expected", func(d *desired, s *fib.Snapshot) {
+		{"route not expected", func(d *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes = s.Routes[1:]
-			d.routes[0].Unresolved = true
+			d.Routes = d.Routes[1:]
 		}, nil},
-		{"type differs", func(_ *desired, s *fib.Snapshot) {
+		{"type differs", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes[0].Type = fib.TypeBlackhole
 			s.Routes[0].Nexthop = 0
 		}, []string{"route 203.0.113.0/26 table 254 metric 20 type differs: kernel blackhole, expected unicast"}},
-		{"route on other nexthop", func(_ *desired, s *fib.Snapshot) {
+		{"route on other nexthop", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Routes[0].Nexthop = 3000000002
 		}, []string{
 			"route 203.0.113.0/26 table 254 metric 20 next hops differ: kernel via 192.0.2.2 dev v2, expected via 198.51.100.2 dev v0",
 			"route 203.0.113.0/26 table 254 metric 20 uses nexthop 3000000002, expected 3000000001",
 		}},
-		{"group lost member", func(_ *desired, s *fib.Snapshot) {
+		{"group lost member", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Nexthops[2].Group = s.Nexthops[2].Group[:1]
 		}, []string{
 			"nexthop 3000000003 members 3000000001,3000000002 differ: kernel 3000000001",
 			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel via 198.51.100.2 dev v0, expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
 		}},
-		{"missing nexthop", func(_ *desired, s *fib.Snapshot) {
+		{"missing nexthop", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Nexthops = s.Nexthops[:2]
 		}, []string{
 			"missing nexthop 3000000003",
 			"route 203.0.113.64/26 table 254 metric 20 uses nexthop 3000000003, which is not one of fibd's objects in the kernel",
 		}},
-		{"route on a foreign nexthop", func(d *desired, s *fib.Snapshot) {
-			d.routes, d.nexthops = d.routes[:1], d.nexthops[:2]
+		{"route on a foreign nexthop", func(d *fib.ExpectedState, s *fib.Snapshot) {
+			d.Routes, d.Nexthops = d.Routes[:1], d.Nexthops[:2]
 			s.Routes, s.Nexthops = s.Routes[:1], s.Nexthops[1:2]
 			s.ForeignNexthops = []nexthop.ID{3000000001}
 		}, []string{
 			"nexthop 3000000001 is held by another owner",
 			"route 203.0.113.0/26 table 254 metric 20 uses nexthop 3000000001, which is not one of fibd's objects in the kernel",
 		}},
-		{"route on a nexthop unknown to the FIB", func(d *desired, s *fib.Snapshot) {
-			d.routes, d.nexthops = d.routes[:1], d.nexthops[1:2]
+		{"route on a nexthop unknown to the FIB", func(d *fib.ExpectedState, s *fib.Snapshot) {
+			d.Routes, d.Nexthops = d.Routes[:1], d.Nexthops[1:2]
+			d.Routes[0].NextHops = nil
 			s.Routes, s.Nexthops = s.Routes[:1], s.Nexthops[:2]
 		}, []string{
 			"extra nexthop 3000000001",
 			"route 203.0.113.0/26 table 254 metric 20 is installed on nexthop 3000000001, which the FIB does not hold",
 		}},
-		{"nexthop held by another owner", func(d *desired, s *fib.Snapshot) {
+		{"nexthop held by another owner", func(d *fib.ExpectedState, s *fib.Snapshot) {
 			s.Nexthops = s.Nexthops[:2]
 			s.ForeignNexthops = []nexthop.ID{3000000003}
 			s.Routes = s.Routes[:1]
-			d.routes = d.routes[:1]
+			d.Routes = d.Routes[:1]
 		}, []string{"nexthop 3000000003 is held by another owner"}},
-		{"hop differs", func(_ *desired, s *fib.Snapshot) {
+		{"hop differs", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Nexthops[0].Hop.Device = "v9"
 		}, []string{
 			"nexthop 3000000001 differs: kernel via 198.51.100.2 dev v9, expected via 198.51.100.2 dev v0",
 			"route 203.0.113.0/26 table 254 metric 20 next hops differ: kernel via 198.51.100.2 dev v9, expected via 198.51.100.2 dev v0",
 			"route 203.0.113.64/26 table 254 metric 20 next hops differ: kernel via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v9 weight 1, expected via 192.0.2.2 dev v2 weight 1, via 198.51.100.2 dev v0 weight 1",
 		}},
-		{"extra nexthop", func(_ *desired, s *fib.Snapshot) {
+		{"extra nexthop", func(_ *fib.ExpectedState, s *fib.Snapshot) {
 			s.Nexthops = append(s.Nexthops, nexthop.Object{ID: 3000000009, Hop: hopV2})
 		}, []string{"extra nexthop 3000000009"}},
-		{"unresolved gateway matches any device", func(d *desired, _ *fib.Snapshot) {
-			d.routes[0].Installed = nil
-			d.routes[0].Candidates[0].NextHops.Members[0].Hop.Device = ""
+		{"unresolved gateway matches any device", func(d *fib.ExpectedState, _ *fib.Snapshot) {
+			d.Routes[0].Route.Nexthop = 0
+			d.Routes[0].NextHops[0].Hop.Device = ""
 		}, nil},
-		{"IPv6 default metric", func(d *desired, s *fib.Snapshot) {
+		{"IPv6 default metric", func(d *fib.ExpectedState, s *fib.Snapshot) {
 			p := netip.MustParsePrefix("2001:db8:1::/48")
-			d.routes = append(d.routes, fib.RouteState{
-				Key:        fib.Key{Table: 254, Prefix: p},
-				Candidates: []fib.Route{{Prefix: p, Table: 254, Type: fib.TypeBlackhole}},
-			})
+			d.Routes = append(d.Routes, fib.ExpectedRoute{Route: fib.KernelRoute{Table: 254, Prefix: p, Type: fib.TypeBlackhole}})
 			s.Routes = append(s.Routes, fib.KernelRoute{Table: 254, Prefix: p, Metric: 1024, Type: fib.TypeBlackhole})
 		}, nil},
 	}
