@@ -79,9 +79,10 @@ func benchIPv6(kind fib.OpKind, n int) []fib.Op {
 //	go test ./fib/kernel/ -run '^$' -bench Apply -benchtime=1x -count=3
 //
 // On a 2-core Xeon VM with Linux 6.18, shared with other load, the barrier
-// mode installed 1.0 to 1.1M routes per CPU second and the ack-per-message
-// mode 0.45 to 0.48M. Wall-time rates ranged from 0.3 to 1.1M routes/s and
-// from 0.13 to 0.21M routes/s with the load.
+// mode installed 1.0 to 1.2M IPv4 routes per CPU second and the
+// ack-per-message mode 0.45 to 0.50M. Wall-time rates ranged from 0.3 to
+// 1.1M routes/s and from 0.13 to 0.30M routes/s with the load. In ack mode
+// the reader, one recvfrom per acknowledgement, limits the wall-time rate.
 func BenchmarkApply(b *testing.B) {
 	for _, tc := range []struct {
 		name string
