@@ -170,6 +170,8 @@ func (d *daemon) newMonitor(context.Context) error {
 		Kernel:            d.kernel,
 		FIB:               d.fib,
 		TakeoverConflicts: d.cfg.FIB.TakeoverConflicts,
+		AuditInterval:     time.Duration(d.cfg.Kernel.AuditInterval),
+		Nexthops:          nexthop.Range(d.cfg.Kernel.NexthopIDs),
 	})
 	if err != nil {
 		return err

@@ -76,6 +76,13 @@ type Kernel struct {
 	// fibd.conf, which names its protocol number so that `ip route` prints
 	// "proto fibd"; "" writes nothing. Default /etc/iproute2/rt_protos.d.
 	ProtocolNamesDir string `yaml:"protocol-names-dir"`
+
+	// AuditInterval is how often the monitor dumps the kernel, compares it
+	// with the FIB's expected state in full (as `fibd verify` does) and
+	// resyncs when they differ. It catches drift that no notification
+	// reported, such as changes made through fibd's own sockets. Zero, the
+	// default, turns the audit off; otherwise it is at least 1s.
+	AuditInterval Duration `yaml:"audit-interval"`
 }
 
 // FIB configures route selection and programming.

@@ -64,6 +64,7 @@ kernel:
   write-buffer: 1048576
   ack-per-message: true
   protocol-names-dir: ""
+  audit-interval: 10m
 fib:
   batch-size: 4096
   hold: [bgp, ops]
@@ -119,6 +120,7 @@ func TestParseFull(t *testing.T) {
 		{"kernel.write-buffer", cfg.Kernel.WriteBuffer, 1048576},
 		{"kernel.ack-per-message", cfg.Kernel.AckPerMessage, true},
 		{"kernel.protocol-names-dir", cfg.Kernel.ProtocolNamesDir, ""},
+		{"kernel.audit-interval", cfg.Kernel.AuditInterval, Duration(10 * time.Minute)},
 		{"fib.batch-size", cfg.FIB.BatchSize, 4096},
 		{"fib.hold", strings.Join(cfg.FIB.Hold, ","), "bgp,ops"},
 		{"fib.hold-timeout", cfg.FIB.HoldTimeout, Duration(90 * time.Second)},
@@ -232,6 +234,8 @@ func TestParseErrors(t *testing.T) {
 		{"read buffer", "kernel: {read-buffer: -1}\n", "kernel.read-buffer", "-1 is out of range"},
 		{"write buffer", "kernel: {write-buffer: 4294967296}\n", "kernel.write-buffer", "is out of range"},
 		{"names dir relative", "kernel: {protocol-names-dir: etc}\n", "kernel.protocol-names-dir", `"etc" is not an absolute path`},
+		{"audit interval short", "kernel: {audit-interval: 100ms}\n", "kernel.audit-interval", "100ms is too short"},
+		{"audit interval negative", "kernel: {audit-interval: -1m}\n", "kernel.audit-interval", "is negative"},
 		{"ack string", "kernel: {ack-per-message: yes}\n", "kernel.ack-per-message", `"yes" is not a boolean: use true or false`},
 
 		// fib.

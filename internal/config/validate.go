@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Protocol numbers that fibd must not use, because the kernel or another
@@ -104,6 +105,10 @@ func (c *Config) validateKernel(v *validator) {
 
 	if k.ProtocolNamesDir != "" && !filepath.IsAbs(k.ProtocolNamesDir) {
 		v.fail("kernel.protocol-names-dir", "%q is not an absolute path", k.ProtocolNamesDir)
+	}
+
+	if k.AuditInterval != 0 && k.AuditInterval < Duration(time.Second) {
+		v.fail("kernel.audit-interval", "%s is too short: each audit dumps the whole kernel, use 0 (off) or at least 1s, such as 10m", k.AuditInterval)
 	}
 
 	const maxBuffer = 1 << 30
