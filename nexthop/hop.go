@@ -44,9 +44,11 @@ func FamilyOf(a netip.Addr) Family {
 
 // Limits of kernel nexthop groups.
 const (
-	// MaxWeight is the largest member weight. The kernel stores weight - 1;
-	// since Linux 6.12 the stored value has 16 bits (NHA_GROUP weight_high).
-	MaxWeight = 65536
+	// MaxWeight is the largest member weight. The kernel stores weight - 1
+	// in 16 bits since Linux 6.12 (NHA_GROUP weight_high), and rejects the
+	// stored value 0xffff (weight 65536) as "Invalid value for weight"
+	// (checked on Linux 6.18).
+	MaxWeight = 65535
 
 	// MaxWeight8 is the largest weight that kernels before 6.12 accept.
 	MaxWeight8 = 256

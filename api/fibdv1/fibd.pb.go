@@ -267,7 +267,7 @@ type Nexthop struct {
 	// device is the output interface by name. Without it, fibd finds the
 	// interface with the kernel's route lookup for gateway.
 	Device string `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
-	// weight is the member's share of an ECMP group, 1 to 65536; unset
+	// weight is the member's share of an ECMP group, 1 to 65535; unset
 	// means 1. Kernels before 6.12 accept at most 256.
 	Weight *uint32 `protobuf:"varint,3,opt,name=weight,proto3,oneof" json:"weight,omitempty"`
 	// onlink treats the gateway as reachable on device without a covering

@@ -55,7 +55,7 @@ func TestAddRoutesInvalid(t *testing.T) {
 			{"long device", "grpc", []*fibdv1.Route{route("192.0.2.0/24", hop("", "averyveryverylongname"))},
 				[]string{"routes[0].nexthops[0].device", "averyveryverylongname", "limit of 15"}},
 			{"weight zero", "grpc", []*fibdv1.Route{route("192.0.2.0/24", &fibdv1.Nexthop{Gateway: "198.51.100.2", Device: "v0", Weight: ptr(uint32(0))})},
-				[]string{"routes[0].nexthops[0].weight", "weight 0", "1 to 65536"}},
+				[]string{"routes[0].nexthops[0].weight", "weight 0", "1 to 65535"}},
 			{"weight too big", "grpc", []*fibdv1.Route{route("192.0.2.0/24", &fibdv1.Nexthop{Gateway: "198.51.100.2", Device: "v0", Weight: ptr(uint32(65537))})},
 				[]string{"routes[0].nexthops[0].weight", "weight 65537"}},
 			{"too many hops", "grpc", []*fibdv1.Route{route("192.0.2.0/24", manyHops...)},
