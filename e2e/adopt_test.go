@@ -18,9 +18,9 @@ const defaultAdoptRoutes = 1_000_000
 
 // TestAdoptMillion measures how long a fresh fibd takes to adopt a
 // million routes that a previous run installed, beside a plain netlink
-// dump of the same routes, and requires the adoption and the sources'
-// offer of the same table to write nothing to the kernel. It logs its
-// figures and runs only with FIBD_BENCH_ADOPT=1; FIBD_BENCH_ADOPT_ROUTES
+// dump of the same routes. It requires the adoption, and the source's
+// offer of the same table, to write nothing to the kernel. It logs its
+// figures and runs only with FIBD_BENCH_ADOPT=1. FIBD_BENCH_ADOPT_ROUTES
 // sets another table size.
 //
 // The routes are IPv6 /64s in 2001:db8::/32 on one ECMP group, because no
@@ -99,8 +99,8 @@ func TestAdoptMillion(t *testing.T) {
 	checkStatusRoutes(ctx, t, second, n)
 }
 
-// dumpTries is the number of times each dump is timed; the fastest try
-// counts, as fibd's own dump at start runs once on a cold socket.
+// dumpTries is the number of times each dump is timed. The fastest try
+// counts, which favours the plain dump, because fibd dumps only once.
 const dumpTries = 3
 
 // timeDumps times a dump of fibd's IPv6 routes and a full snapshot

@@ -124,14 +124,14 @@ type daemon struct {
 	conn   *grpc.ClientConn
 	client fibdv1.FibClient
 
-	// started is when the process started; ready when its API first
-	// answered Status.
+	// started is when the process started, and ready is when its API
+	// first returned a Status.
 	started time.Time
 	ready   time.Time
 }
 
-// start runs fibd and waits until its API answers, which happens only
-// after fibd has adopted the kernel's state. env is added to the
+// start runs fibd and waits until its API serves Status, which happens
+// only after fibd has adopted the kernel's state. env is added to the
 // process's environment.
 func (l *lab) start(env ...string) *daemon {
 	l.t.Helper()
@@ -208,8 +208,8 @@ func (d *daemon) running() bool {
 	}
 }
 
-// waitReady polls Status until it answers. A socket left by a killed run
-// refuses connections, so only the new run can answer.
+// waitReady polls Status until it succeeds. A socket left by a killed run
+// refuses connections, so only the new run can serve the call.
 func (d *daemon) waitReady(socket string) {
 	d.t.Helper()
 

@@ -1,8 +1,8 @@
 // Package e2e runs the fibd daemon in network namespaces and checks what
-// it promises across restarts: routes installed by one run stay in the
-// kernel and are adopted by the next without being deleted or rewritten,
-// and the kernel converges on the desired state after drift, link flaps
-// and restarts.
+// it promises across restarts. Routes installed by one run stay in the
+// kernel and the next run adopts them without deleting or rewriting them.
+// After drift, link flaps and restarts, the kernel converges on the
+// desired state.
 //
 // The package holds only tests. They build the fibd binary once, start it
 // inside a namespace with `ip netns exec`, drive it with the generated

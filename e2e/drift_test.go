@@ -50,9 +50,9 @@ func TestNexthopDeleteRepair(t *testing.T) {
 		t.Run(strconv.FormatUint(uint64(id), 10), func(t *testing.T) {
 			l.ns.IP("nexthop", "del", "id", strconv.FormatUint(uint64(id), 10))
 
-			if diffs := d.waitQuiet(ctx, 20*time.Second); diffs != nil {
+			if diffs := d.waitQuiet(ctx, 10*time.Second); diffs != nil {
 				explain(ctx, t, l, d, diffs)
-				t.Fatalf("fibd did not repair the deletion of nexthop %d within 20s: %v", id, head(diffs, 10))
+				t.Fatalf("fibd did not repair the deletion of nexthop %d within 10s: %v", id, head(diffs, 10))
 			}
 
 			checkDesired(t, l.ns, desired)

@@ -306,9 +306,13 @@ func checkListed(ctx context.Context, t *testing.T, d *daemon, desired routeSet)
 		}
 	}
 
-	for p := range listed {
-		if desired[p] == nil {
-			report("ListRoutes shows %s, which the producer does not want: %v", p, listed[p])
+	for p, rs := range listed {
+		switch {
+		case desired[p] != nil:
+		case len(rs.GetCandidates()) == 0 && rs.GetInstalled() == nil:
+			report("ListRoutes shows %s with no candidate and no installed route, an entry fibd should have removed: %v", p, rs)
+		default:
+			report("ListRoutes shows %s, which the producer does not want: %v", p, rs)
 		}
 	}
 
