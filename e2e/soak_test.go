@@ -54,9 +54,13 @@ func TestSoak(t *testing.T) {
 	}
 
 	chaosCtx, stopChaos := context.WithTimeout(ctx, duration)
-	defer stopChaos()
-
 	var wg sync.WaitGroup
+	defer func() {
+		// A failed restart ends the test early: stop both goroutines first.
+		stopChaos()
+		wg.Wait()
+	}()
+
 	wg.Go(func() { s.produce(ctx, chaosCtx, rand.New(rand.NewPCG(seed, 1))) })
 	wg.Go(func() { s.disturb(chaosCtx, rand.New(rand.NewPCG(seed, 2))) })
 
