@@ -49,22 +49,58 @@ type Options struct {
 	// location tool.
 	Dump string
 
+	// Router is the BGP router under test: RouterFibd (fibd with its
+	// embedded speaker), or RouterGobgpd (a plain gobgpd with the same
+	// BGP configuration, the baseline that programs no kernel routes);
+	// "" means RouterFibd.
+	Router string
+
 	// Out receives progress lines; nil means os.Stdout.
 	Out io.Writer
 }
 
-// Summary is what a run measured.
+// Routers of Options.Router.
+const (
+	RouterFibd   = "fibd"
+	RouterGobgpd = "gobgpd"
+)
+
+// Summary is what a run measured. Durations are zero when not measured.
 type Summary struct {
-	IPv4, IPv6       int           // prefixes announced
-	Converged        time.Duration // first announcement to the last route in the kernel
-	Rate             float64       // routes per second during convergence
-	Nexthops, Groups int           // fibd's kernel objects at convergence
-	MultipathRoutes  int           // routes over a group of Peers members
-	KernelFailover   time.Duration // session stop to no kernel route using the peer
-	BGPFailover      time.Duration // session stop to fibd having every per-prefix update
-	RoutesAfter      int           // fibd routes in the kernel after failover
-	RoutesViaFailed  int           // routes that still used the failed peer (must be 0)
-	FibdPeakRSSKiB   int64
+	Router     string // RouterFibd or RouterGobgpd
+	CompatMode string // net.ipv4.nexthop_compat_mode of the router, "" for the default
+	IPv4, IPv6 int    // prefixes announced
+	Peers      int
+
+	// Converged is the time from the first announcement until every
+	// prefix is in the kernel over a group of Peers members (fibd), or in
+	// the router's RIB with Peers paths (gobgpd).
+	Converged time.Duration
+	Rate      float64 // prefixes per second during convergence
+
+	Nexthops, Groups int // fibd's kernel objects at convergence
+	MultipathRoutes  int // routes over a group of Peers members
+
+	// KernelFailover is the time from the upstream's kill until no
+	// kernel group uses its next hops (fibd only).
+	KernelFailover time.Duration
+
+	// BGPFailover is the time from the upstream's kill until the router
+	// has processed the per-prefix changes that follow: fibd has
+	// replaced every route using the upstream, or gobgpd's RIB holds none
+	// of its paths.
+	BGPFailover time.Duration
+
+	// BGPUpdates is the number of per-prefix changes fibd's BGP source
+	// handed to the FIB during the failover.
+	BGPUpdates uint64
+
+	RoutesAfter     int // fibd routes in the kernel after failover
+	RoutesViaFailed int // routes that still used the failed peer (must be 0)
+	PeakRSSKiB      int64
+
+	// LoadAverage is the 1-minute load average when the run ended.
+	LoadAverage float64
 }
 
 // Namespace names. They are fixed so that the commands the lab prints can
@@ -90,9 +126,11 @@ type Lab struct {
 	namespaces []string
 	procs      []*exec.Cmd
 
-	v4, v6 []Network
-	peers  []*peer
-	router *router
+	gobgp    string // the gobgp command
+	v4, v6   []Network
+	peers    []*peer
+	router   *router
+	baseline *baseline
 }
 
 // New checks the prerequisites and returns a lab that Run starts.
@@ -107,6 +145,14 @@ func New(opts Options) (*Lab, error) {
 
 	if opts.Peers < 2 || opts.Peers > 8 {
 		return nil, fmt.Errorf("invalid number of peers %d: use 2 to 8", opts.Peers)
+	}
+
+	switch opts.Router {
+	case "":
+		opts.Router = RouterFibd
+	case RouterFibd, RouterGobgpd:
+	default:
+		return nil, fmt.Errorf("invalid router %q: use %s or %s", opts.Router, RouterFibd, RouterGobgpd)
 	}
 
 	if opts.Routes < 0 {
@@ -143,7 +189,7 @@ func New(opts Options) (*Lab, error) {
 func (l *Lab) Run(ctx context.Context) (Summary, error) {
 	defer l.cleanup()
 
-	var sum Summary
+	sum := Summary{Router: l.opts.Router, CompatMode: l.opts.CompatMode, Peers: l.opts.Peers}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *Summary) error
@@ -152,9 +198,12 @@ func (l *Lab) Run(ctx context.Context) (Summary, error) {
 		{"prepare binaries", l.prepare},
 		{"create namespaces", l.createNamespaces},
 		{"start upstream peers", l.startPeers},
-		{"start fibd", l.startRouter},
+		{"start the router", l.startRouter},
 		{"announce the table", l.converge},
 		{"fail over", l.failover},
+	}
+	if l.opts.Router == RouterGobgpd {
+		steps[4].fn, steps[5].fn, steps[6].fn = l.startBaseline, l.convergeBaseline, l.failoverBaseline
 	}
 
 	for _, step := range steps {
@@ -163,12 +212,18 @@ func (l *Lab) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 
+	sum.LoadAverage = loadAverage()
 	l.printf("\n%s\n", sum)
 	if l.opts.Once {
 		return sum, nil
 	}
 
-	l.printLookAround()
+	if l.opts.Router == RouterFibd {
+		l.printLookAround()
+	} else {
+		l.printf("\nThe lab keeps running until you press Ctrl-C. Logs: %s\n", l.dir)
+	}
+
 	<-ctx.Done()
 	l.printf("\nstopping the lab and removing its namespaces\n")
 

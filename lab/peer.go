@@ -107,6 +107,12 @@ func (l *Lab) announce(ctx context.Context) error {
 	return nil
 }
 
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+
+	return err == nil
+}
+
 // waitForFile waits until path exists.
 func waitForFile(ctx context.Context, path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

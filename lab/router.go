@@ -35,25 +35,49 @@ type router struct {
 }
 
 // routerConfig returns fibd's configuration: an embedded GoBGP speaker with
-// multipath, a session per upstream and family, and the API on a unix
-// socket in the lab directory.
+// the router's BGP configuration, and the API on a unix socket in the lab
+// directory.
 func (l *Lab) routerConfig(socket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log:\n  level: info\n")
 	fmt.Fprintf(&b, "api:\n  socket: %s\n", socket)
 	fmt.Fprintf(&b, "metrics:\n  address: %s\n  pprof: true\n", metricsAddress)
 	fmt.Fprintf(&b, "gobgp:\n  mode: embedded\n  api-address: %s\n", gobgpAPI)
-	fmt.Fprintf(&b, "bgp:\n  global:\n    config:\n      as: %d\n      router-id: 198.51.100.1\n      port: 179\n", routerAS)
-	fmt.Fprintf(&b, "    use-multiple-paths:\n      config:\n        enabled: true\n")
-	b.WriteString("  neighbors:\n")
+	b.WriteString("bgp:\n")
+	b.WriteString(indent(l.bgpConfig(), "  "))
+
+	return b.String()
+}
+
+// bgpConfig returns the router's GoBGP configuration, the same for fibd's
+// embedded speaker and the gobgpd baseline: multipath, and a session per
+// upstream and family.
+func (l *Lab) bgpConfig() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global:\n  config:\n    as: %d\n    router-id: 198.51.100.1\n    port: 179\n", routerAS)
+	fmt.Fprintf(&b, "  use-multiple-paths:\n    config:\n      enabled: true\n")
+	b.WriteString("neighbors:\n")
 	for _, p := range l.peers {
 		for _, n := range []struct {
 			neighbor, local, family string
 		}{{p.v4.String(), p.routerV4.String(), "ipv4-unicast"}, {p.v6.String(), p.routerV6.String(), "ipv6-unicast"}} {
-			fmt.Fprintf(&b, "    - config:\n        neighbor-address: %s\n        peer-as: %d\n", n.neighbor, p.as)
-			fmt.Fprintf(&b, "      transport:\n        config:\n          local-address: %s\n", n.local)
-			fmt.Fprintf(&b, "      timers:\n        config:\n          connect-retry: 1\n")
-			fmt.Fprintf(&b, "      afi-safis:\n        - config:\n            afi-safi-name: %s\n", n.family)
+			fmt.Fprintf(&b, "  - config:\n      neighbor-address: %s\n      peer-as: %d\n", n.neighbor, p.as)
+			fmt.Fprintf(&b, "    transport:\n      config:\n        local-address: %s\n", n.local)
+			fmt.Fprintf(&b, "    timers:\n      config:\n        connect-retry: 1\n")
+			fmt.Fprintf(&b, "    afi-safis:\n      - config:\n          afi-safi-name: %s\n", n.family)
+		}
+	}
+
+	return b.String()
+}
+
+// indent prefixes every line of s with prefix.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, line := range lines {
+		if line != "" {
+			b.WriteString(prefix + line)
 		}
 	}
 
@@ -132,11 +156,11 @@ func (r *router) multipathRoutes(ctx context.Context, peers int) (uint64, error)
 	}
 }
 
-// peakRSS returns fibd's peak resident set size in KiB, read from /proc.
-func (r *router) peakRSS() int64 {
-	// The command is `ip netns exec ... fibd`: ip execs fibd in place, so
-	// the pid is fibd's.
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+// peakRSS returns the peak resident set size of a process the lab
+// started, in KiB, read from /proc. The command is `ip netns exec ... X`:
+// ip execs X in place, so the pid is X's.
+func peakRSS(cmd *exec.Cmd) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
@@ -151,4 +175,18 @@ func (r *router) peakRSS() int64 {
 	}
 
 	return 0
+}
+
+// loadAverage returns the machine's 1-minute load average, or 0 when
+// /proc/loadavg cannot be read.
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+
+	var load float64
+	fmt.Sscanf(string(data), "%f", &load)
+
+	return load
 }

@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	fibdv1 "github.com/fibd/fibd/api/fibdv1"
 )
 
 func (l *Lab) readTable(ctx context.Context, sum *Summary) error {
@@ -111,7 +114,14 @@ func (l *Lab) prepare(ctx context.Context, _ *Summary) error {
 	}{
 		{&l.opts.Fibd, []string{"build", "-o", filepath.Join(dir, "fibd"), "github.com/fibd/fibd/cmd/fibd"}, "fibd"},
 		{&l.opts.Gobgpd, []string{"install", "github.com/osrg/gobgp/v3/cmd/gobgpd@" + gobgpVersion}, "gobgpd"},
-		{new(string), []string{"install", "github.com/osrg/gobgp/v3/cmd/gobgp@" + gobgpVersion}, "gobgp"},
+		{&l.gobgp, []string{"install", "github.com/osrg/gobgp/v3/cmd/gobgp@" + gobgpVersion}, "gobgp"},
+	}
+
+	// A gobgp command beside the given gobgpd is used as it is.
+	if l.opts.Gobgpd != "" {
+		if path := filepath.Join(filepath.Dir(l.opts.Gobgpd), "gobgp"); fileExists(path) {
+			l.gobgp = path
+		}
 	}
 
 	for _, b := range builds {
@@ -142,12 +152,12 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 	fed := make(chan error, 1)
 	go func() { fed <- l.announce(ctx) }()
 
-	ticker := time.NewTicker(time.Second)
+	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 
 	var last uint64
 	lastAt := start
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -169,11 +179,6 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 				return err
 			}
 
-			rate := float64(st.Installed-last) / now.Sub(lastAt).Seconds()
-			last, lastAt = st.Installed, now
-			l.printf("  %6.1fs  routes installed %d/%d  %8.0f routes/s  over %d-way groups %d  nexthops %d  groups %d  errors %d\n",
-				now.Sub(start).Seconds(), st.Installed, want, rate, l.opts.Peers, multipath, st.Nexthops, st.Groups, st.OpErrors)
-
 			if st.Installed >= want && st.Pending == 0 && multipath >= want {
 				sum.Converged = time.Since(start)
 				sum.Rate = float64(want) / sum.Converged.Seconds()
@@ -181,9 +186,26 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 
 				return l.checkMultipath(sum)
 			}
+
+			if tick%printEvery != 0 {
+				continue
+			}
+
+			rate := float64(st.Installed-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = st.Installed, now
+			l.printf("  %6.1fs  routes installed %d/%d  %8.0f routes/s  over %d-way groups %d  nexthops %d  groups %d  errors %d\n",
+				now.Sub(start).Seconds(), st.Installed, want, rate, l.opts.Peers, multipath, st.Nexthops, st.Groups, st.OpErrors)
 		}
 	}
 }
+
+// pollInterval is how often the lab reads the router's state while the
+// table converges, which bounds the precision of the convergence time;
+// every printEvery-th reading is printed.
+const (
+	pollInterval = 500 * time.Millisecond
+	printEvery   = 2
+)
 
 // waitSessions waits until fibd's BGP speaker has every session
 // established, so that convergence is timed from the first announcement
@@ -302,7 +324,6 @@ func (l *Lab) checkMultipath(sum *Summary) error {
 	}
 
 	l.printf("converged: %d routes in the kernel, %d of them over a group of %d upstreams\n", total, sum.MultipathRoutes, l.opts.Peers)
-	sum.FibdPeakRSSKiB = l.router.peakRSS()
 
 	return nil
 }
@@ -328,9 +349,11 @@ func (l *Lab) failover(ctx context.Context, sum *Summary) error {
 		return err
 	}
 
-	if err := l.waitBGPFailover(ctx, before, start, sum); err != nil {
+	if err := l.waitBGPFailover(ctx, failed, before, start, sum); err != nil {
 		return err
 	}
+
+	sum.PeakRSSKiB = peakRSS(l.router.cmd)
 
 	return l.checkFailover(failed, sum)
 }
@@ -383,13 +406,95 @@ func (l *Lab) waitKernelFailover(ctx context.Context, failed *peer, start time.T
 
 // waitBGPFailover waits until fibd has processed the per-prefix updates
 // that BGP sends after the peer went down: one best-path change per
-// prefix, counted by fibd's BGP source in its status.
-func (l *Lab) waitBGPFailover(ctx context.Context, before any, start time.Time, sum *Summary) error {
-	// TODO: wire the BGP source's per-prefix update counter from fibd's
-	// status; until then the BGP time is not measured.
-	_ = before
+// prefix, until no route offered to the FIB uses the peer. The time is
+// when fibd's BGP source made its last change to the peer's routes, read
+// from the status, so it does not depend on how often the lab polls.
+func (l *Lab) waitBGPFailover(ctx context.Context, failed *peer, before *fibdv1.StatusResponse, start time.Time, sum *Summary) error {
+	deadline := start.Add(5 * time.Minute)
+	for {
+		st, err := l.router.status(ctx)
+		if err != nil {
+			return fmt.Errorf("read fibd status: %w", err)
+		}
 
-	return nil
+		done, last, err := peerRoutesGone(st.Extra, failed)
+		if err != nil {
+			return err
+		}
+
+		if done {
+			sum.BGPFailover = last.Sub(start)
+			sum.BGPUpdates = counterDelta(before.Extra, st.Extra, "bgp updates")
+			l.printf("  BGP: no route from upstream %d in fibd after %s, %d per-prefix updates; the kernel failed over %.0f times sooner\n",
+				failed.index, sum.BGPFailover.Round(time.Millisecond), sum.BGPUpdates, ratio(sum.BGPFailover, sum.KernelFailover))
+
+			return nil
+		}
+
+		if time.Now().After(deadline) {
+			return fmt.Errorf("fibd still has routes from upstream %d five minutes after it stopped", failed.index)
+		}
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// peerRoutesGone reads fibd's "bgp peer ADDR" status lines ("STATE, N
+// routes, changed TIME") of both sessions of a peer. It reports whether
+// neither has routes left, and the later change time.
+func peerRoutesGone(extra map[string]string, p *peer) (bool, time.Time, error) {
+	var last time.Time
+	for _, addr := range []netip.Addr{p.v4, p.v6} {
+		line, ok := extra["bgp peer "+addr.String()]
+		if !ok {
+			return false, last, fmt.Errorf("fibd status has no line for BGP peer %s", addr)
+		}
+
+		fields := strings.Split(line, ", ")
+		if len(fields) != 3 {
+			return false, last, fmt.Errorf("invalid fibd status line for BGP peer %s: %q", addr, line)
+		}
+
+		var routes int
+		if _, err := fmt.Sscanf(fields[1], "%d routes", &routes); err != nil {
+			return false, last, fmt.Errorf("invalid fibd status line for BGP peer %s: %q", addr, line)
+		}
+
+		if routes > 0 {
+			return false, last, nil
+		}
+
+		changed, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(fields[2], "changed "))
+		if err == nil && changed.After(last) {
+			last = changed
+		}
+	}
+
+	return true, last, nil
+}
+
+// counterDelta returns how much a numeric status line grew.
+func counterDelta(before, after map[string]string, key string) uint64 {
+	b, _ := strconv.ParseUint(before[key], 10, 64)
+	a, _ := strconv.ParseUint(after[key], 10, 64)
+	if a < b {
+		return 0
+	}
+
+	return a - b
+}
+
+// ratio returns a/b, or 0 when b is zero.
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+
+	return float64(a) / float64(b)
 }
 
 func (l *Lab) checkFailover(failed *peer, sum *Summary) error {
@@ -415,7 +520,7 @@ func (l *Lab) checkFailover(failed *peer, sum *Summary) error {
 }
 
 func (l *Lab) printLookAround() {
-	gobgp := filepath.Join(l.dir, "gobgp")
+	gobgp := l.gobgp
 	l.printf(`
 The lab keeps running until you press Ctrl-C. To look around:
   ip netns exec %[1]s ip route | head              # the router's kernel table
@@ -433,17 +538,27 @@ The lab keeps running until you press Ctrl-C. To look around:
 // String formats the summary as the lab prints it at the end.
 func (s Summary) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "summary\n")
-	fmt.Fprintf(&b, "  prefixes            %d IPv4, %d IPv6\n", s.IPv4, s.IPv6)
-	fmt.Fprintf(&b, "  convergence         %s (%.0f routes/s), %d nexthops, %d groups\n", s.Converged.Round(time.Millisecond), s.Rate, s.Nexthops, s.Groups)
-	fmt.Fprintf(&b, "  multipath routes    %d\n", s.MultipathRoutes)
-	fmt.Fprintf(&b, "  kernel failover     %s\n", s.KernelFailover.Round(time.Microsecond))
-	if s.BGPFailover > 0 {
-		fmt.Fprintf(&b, "  BGP failover        %s\n", s.BGPFailover.Round(time.Millisecond))
+	fmt.Fprintf(&b, "summary (router %s", s.Router)
+	if s.CompatMode != "" {
+		fmt.Fprintf(&b, ", nexthop_compat_mode %s", s.CompatMode)
 	}
 
-	fmt.Fprintf(&b, "  routes via failed   %d\n", s.RoutesViaFailed)
-	fmt.Fprintf(&b, "  fibd peak RSS       %d MiB", s.FibdPeakRSSKiB/1024)
+	fmt.Fprintf(&b, ")\n")
+	fmt.Fprintf(&b, "  prefixes            %d IPv4, %d IPv6\n", s.IPv4, s.IPv6)
+	fmt.Fprintf(&b, "  convergence         %s (%.0f prefixes/s)", s.Converged.Round(time.Millisecond), s.Rate)
+	if s.Router == RouterFibd {
+		fmt.Fprintf(&b, ", %d nexthops, %d groups\n", s.Nexthops, s.Groups)
+		fmt.Fprintf(&b, "  multipath routes    %d\n", s.MultipathRoutes)
+		fmt.Fprintf(&b, "  kernel failover     %s\n", s.KernelFailover.Round(time.Microsecond))
+		fmt.Fprintf(&b, "  BGP failover        %s (%d per-prefix updates, %.0f times the kernel failover)\n",
+			s.BGPFailover.Round(time.Millisecond), s.BGPUpdates, ratio(s.BGPFailover, s.KernelFailover))
+		fmt.Fprintf(&b, "  routes via failed   %d\n", s.RoutesViaFailed)
+	} else {
+		fmt.Fprintf(&b, "\n  BGP failover        %s (RIB without the upstream's paths)\n", s.BGPFailover.Round(time.Millisecond))
+	}
+
+	fmt.Fprintf(&b, "  %s peak RSS %*d MiB\n", s.Router, 11-len(s.Router), s.PeakRSSKiB/1024)
+	fmt.Fprintf(&b, "  load average        %.2f", s.LoadAverage)
 
 	return b.String()
 }

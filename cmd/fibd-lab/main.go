@@ -6,11 +6,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/fibd/fibd/lab"
@@ -23,10 +25,14 @@ func main() {
 func run() int {
 	var opts lab.Options
 	var cleanup bool
+	var bench lab.BenchOptions
+	var benchMode bool
+	var results, page, fromResults string
 
 	flags := flag.NewFlagSet("fibd-lab", flag.ContinueOnError)
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--routes N] [--ipv4-only] [--peers N] [--once] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n\n")
+		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--routes N] [--ipv4-only] [--peers N] [--once] [--router fibd|gobgpd] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n")
+		fmt.Fprintf(flags.Output(), "       fibd-lab --bench [--runs N] [--results FILE] [--page FILE] --fibd FILE --gobgpd FILE [--routes N] ...\n\n")
 		flags.PrintDefaults()
 	}
 	flags.IntVar(&opts.Routes, "routes", 0, "number of prefixes to announce, taken evenly across the real table; 0 means all of it")
@@ -39,6 +45,14 @@ func run() int {
 	flags.StringVar(&opts.Fibd, "fibd", "", "fibd binary; default build it from this module")
 	flags.StringVar(&opts.Gobgpd, "gobgpd", "", "gobgpd binary; default build it from the module cache")
 	flags.BoolVar(&cleanup, "cleanup", false, "remove the namespaces of a lab that was killed, then exit")
+	flags.StringVar(&opts.Router, "router", lab.RouterFibd, "router under test: fibd, or gobgpd (GoBGP alone with the same BGP configuration, no kernel routes)")
+	flags.BoolVar(&benchMode, "bench", false, "run the BGP benchmark: fibd with nexthop_compat_mode 1 and 0, and gobgpd alone, --runs times each")
+	flags.IntVar(&bench.Runs, "runs", 1, "with --bench: runs of each router configuration")
+	flags.StringVar(&results, "results", "", "with --bench: write the results as JSON to this file")
+	flags.StringVar(&page, "page", "", "with --bench: write the Markdown benchmark page to this file")
+	flags.StringVar(&bench.FibdCommit, "fibd-commit", "", "with --bench: the git commit fibd was built from, recorded in the results")
+	flags.StringVar(&bench.Command, "command", "", "with --bench: the command line to record in the results; default this one")
+	flags.StringVar(&fromResults, "from-results", "", "write the --page from a JSON results file of an earlier --bench, without running the lab")
 
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -64,6 +78,19 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if fromResults != "" {
+		return rewritePage(fromResults, page)
+	}
+
+	if benchMode {
+		bench.Lab = opts
+		if bench.Command == "" {
+			bench.Command = strings.Join(os.Args, " ")
+		}
+
+		return runBench(ctx, bench, results, page)
+	}
+
 	l, err := lab.New(opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
@@ -87,4 +114,77 @@ func run() int {
 	}
 
 	return 0
+}
+
+// runBench runs the benchmark and writes its results and page, also after
+// a failed run, so that the runs done are kept.
+func runBench(ctx context.Context, opts lab.BenchOptions, results, page string) int {
+	rep, err := lab.Bench(ctx, opts)
+	code := 0
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+		code = 1
+	}
+
+	if len(rep.Runs) == 0 {
+		return 1
+	}
+
+	if results != "" {
+		if err := rep.WriteJSON(results); err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+			code = 1
+		}
+	}
+
+	if page != "" {
+		if err := writePage(rep, page); err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+			code = 1
+		}
+	}
+
+	return code
+}
+
+// rewritePage writes the benchmark page from saved results.
+func rewritePage(results, page string) int {
+	data, err := os.ReadFile(results)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-lab: read benchmark results: %v\n", err)
+		return 1
+	}
+
+	var rep lab.BenchReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-lab: decode benchmark results %s: %v\n", results, err)
+		return 1
+	}
+
+	if page == "" {
+		fmt.Fprintf(os.Stderr, "fibd-lab: --from-results needs --page FILE\n")
+		return 2
+	}
+
+	if err := writePage(rep, page); err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+		return 1
+	}
+
+	return 0
+}
+
+func writePage(rep lab.BenchReport, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write benchmark page: %w", err)
+	}
+
+	if err := rep.WritePage(f); err != nil {
+		f.Close()
+
+		return fmt.Errorf("write benchmark page %s: %w", path, err)
+	}
+
+	return f.Close()
 }
