@@ -31,6 +31,11 @@ type BenchOptions struct {
 	// FibdCommit is the git commit fibd was built from, recorded in the
 	// report; "" records "unknown".
 	FibdCommit string
+
+	// AfterRun, when set, is called with the report so far after each
+	// run, so that the runs done are kept if a later one fails or the
+	// benchmark is stopped.
+	AfterRun func(BenchReport)
 }
 
 // benchConfig is one router configuration of the benchmark.
@@ -107,6 +112,10 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchReport, error) {
 			}
 
 			rep.Runs = append(rep.Runs, sum)
+			rep.Ended = time.Now().UTC()
+			if opts.AfterRun != nil {
+				opts.AfterRun(rep)
+			}
 		}
 	}
 

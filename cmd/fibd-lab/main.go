@@ -116,33 +116,34 @@ func run() int {
 	return 0
 }
 
-// runBench runs the benchmark and writes its results and page, also after
-// a failed run, so that the runs done are kept.
+// runBench runs the benchmark and writes its results and page after each
+// run, so that the runs done are kept when a later one fails.
 func runBench(ctx context.Context, opts lab.BenchOptions, results, page string) int {
-	rep, err := lab.Bench(ctx, opts)
 	code := 0
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
-		code = 1
+	save := func(rep lab.BenchReport) {
+		if results != "" {
+			if err := rep.WriteJSON(results); err != nil {
+				fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+				code = 1
+			}
+		}
+
+		if page != "" {
+			if err := writePage(rep, page); err != nil {
+				fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
+				code = 1
+			}
+		}
 	}
 
-	if len(rep.Runs) == 0 {
+	opts.AfterRun = save
+	rep, err := lab.Bench(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
 		return 1
 	}
 
-	if results != "" {
-		if err := rep.WriteJSON(results); err != nil {
-			fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
-			code = 1
-		}
-	}
-
-	if page != "" {
-		if err := writePage(rep, page); err != nil {
-			fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
-			code = 1
-		}
-	}
+	save(rep)
 
 	return code
 }
