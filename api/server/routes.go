@@ -108,14 +108,16 @@ func (s *Server) addResult(source string, key fib.Key, updateErr error) *fibdv1.
 		return res
 	}
 
+	// An unresolved key also carries the error that explains it, so the
+	// unresolved state is checked first.
 	res.Selected = true
 	switch {
-	case state.Err != nil:
-		res.Code = fibdv1.ResultCode_RESULT_CODE_KERNEL_ERROR
-		res.Message = state.Err.Error()
 	case state.Unresolved:
 		res.Code = fibdv1.ResultCode_RESULT_CODE_UNRESOLVED
 		res.Message = fmt.Sprintf("route %s has no usable next hop now; fibd installs it when one comes back", key)
+	case state.Err != nil:
+		res.Code = fibdv1.ResultCode_RESULT_CODE_KERNEL_ERROR
+		res.Message = state.Err.Error()
 	}
 
 	return res
