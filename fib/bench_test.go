@@ -185,3 +185,57 @@ func BenchmarkPeerDown(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPeerDownDirect measures a gateway going down under 100,000
+// routes that use its hop directly, without a group: the time until the
+// FIB has removed them, and the dataplane operations that took.
+func BenchmarkPeerDownDirect(b *testing.B) {
+	const n = 100_000
+	gw := netip.MustParseAddr("2001:db8:ffff::1")
+	routes := benchRoutes(n)
+	for i := range routes {
+		routes[i].NextHops = hops(hop(gw, "v0"))
+	}
+
+	dp := &fibtest.Dataplane{}
+	f, err := fib.New(fib.Config{Dataplane: dp})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	go func() { _ = f.Run(ctx) }()
+
+	f.Update(routes)
+	if err := f.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	var ops int
+	for b.Loop() {
+		before := dp.Writes()
+		f.SetGatewayDown(gw, "bgp-peer", true)
+		if err := f.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+
+		ops += dp.Writes() - before
+
+		// Bring the routes back, outside the measured time.
+		b.StopTimer()
+		f.SetGatewayDown(gw, "bgp-peer", false)
+		if err := f.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+
+		if s := f.Stats(); s.Installed != n {
+			b.Fatalf("installed = %d, want %d", s.Installed, n)
+		}
+
+		b.StartTimer()
+	}
+
+	b.ReportMetric(float64(ops)/float64(b.N), "ops/down")
+}

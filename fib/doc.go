@@ -45,7 +45,8 @@
 // that follow (a set shrinking to what the group already holds) write
 // nothing. Keys whose next hops are all down are unresolved: their routes
 // are deleted (on link down the kernel has deleted them already) and come
-// back when a hop does.
+// back when a hop does. A hop object that routes use directly is deleted
+// in one operation, and the kernel deletes those routes with it.
 //
 // # Restarts and drift
 //

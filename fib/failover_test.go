@@ -3,6 +3,8 @@ package fib_test
 import (
 	"fmt"
 	"net/netip"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fibd/fibd/fib"
@@ -273,4 +275,78 @@ blackhole 203.0.113.0/24 table 100 proto fibd metric 5
 id 3000000001 via 2001:db8:ffff::a dev v0 proto fibd
 2001:db8:1::/48 nhid 3000000001 proto fibd metric 20
 `)
+}
+
+func TestPeerDownDeletesDirectHop(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	var routes []fib.Route
+	for i := range 100 {
+		routes = append(routes, route(netip.PrefixFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 32).String(), "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	}
+
+	routes = append(routes, route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwB, "v0"))))
+	h.update(routes...)
+	h.sync()
+	h.dp.ResetCounts()
+
+	// One delete of the hop object removes its 100 routes and its place
+	// in the group, in the kernel.
+	h.fib.SetGatewayDown(gwA, "bgp-peer", true)
+	h.expect(`
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000002 proto fibd
+192.0.2.0/24 nhid 3000000003 proto fibd metric 20
+`)
+
+	if n, d := h.dp.Writes(), h.dp.Count(fib.OpNexthopDelete); n != 1 || d != 1 {
+		t.Errorf("writes = %d, nexthop deletes = %d, want 1 and 1", n, d)
+	}
+
+	if s := h.fib.Stats(); s.Unresolved != 100 || s.Installed != 1 || s.Routes != 101 {
+		t.Errorf("unresolved %d, installed %d, routes %d; want 100, 1, 101", s.Unresolved, s.Installed, s.Routes)
+	}
+
+	// The hop comes back with its id: the object, the group in place and
+	// the routes.
+	h.dp.ResetCounts()
+	h.fib.SetGatewayDown(gwA, "bgp-peer", false)
+	want := `
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+`
+	h.sync()
+	if got := h.dp.Render(); !strings.HasPrefix(got, strings.TrimLeft(want, "\n")) {
+		t.Errorf("objects after the hop came back:\n%s\nwant:\n%s", got, want)
+	}
+
+	if n, c := h.dp.Writes(), h.dp.Count(fib.OpRouteCreate); n != 102 || c != 100 {
+		t.Errorf("writes = %d, route creates = %d, want 102 and 100", n, c)
+	}
+
+	if s := h.fib.Stats(); s.Unresolved != 0 || s.Installed != 101 {
+		t.Errorf("unresolved %d, installed %d; want 0, 101", s.Unresolved, s.Installed)
+	}
+}
+
+func TestPeerDownDeleteFailure(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+	h.update(route("203.0.113.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	// The hop object's delete fails: the route is deleted on its own.
+	h.dp.FailNext(fib.OpNexthopDelete, syscall.EBUSY)
+	h.fib.SetGatewayDown(gwA, "bgp-peer", true)
+	h.sync()
+
+	if got := h.dp.Render(); strings.Contains(got, "203.0.113.0/24") {
+		t.Errorf("route still in the kernel after the hop went down:\n%s", got)
+	}
+
+	if st, _ := h.fib.Lookup(key("203.0.113.0/24")); !st.Unresolved || st.Installed != nil {
+		t.Errorf("state = %+v, want unresolved and not installed", st)
+	}
 }

@@ -102,7 +102,12 @@ func (f *FIB) batch(ctx context.Context) {
 
 	reresolve := f.reresolve
 	f.reresolve = false
+	retire := f.table.Retire()
 	f.mu.Unlock()
+
+	if len(retire) > 0 {
+		f.applyRetire(ctx, retire)
+	}
 
 	if reresolve {
 		f.reresolveAll(ctx)

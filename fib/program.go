@@ -420,6 +420,34 @@ func (f *FIB) applyTeardown(ctx context.Context) {
 	}
 }
 
+// applyRetire deletes hop objects that went down while routes used them
+// directly. The kernel deletes those routes with each object, so the
+// routes are recorded as gone before the batch is planned: they stay
+// desired and unresolved, with no route delete, until a hop is up. A
+// failed delete leaves the routes to be deleted one by one.
+//
+// NOTE: the kernel deletes the routes within the one request, so the
+// request takes as long as the route deletes it replaces: 10,000 to
+// 50,000 IPv6 routes took about the same wall time either way on Linux
+// 6.18 (TestScenarioGatewayDown), but in one request instead of many.
+func (f *FIB) applyRetire(ctx context.Context, changes []nexthop.Change) {
+	ops := make([]Op, len(changes))
+	for k, c := range changes {
+		ops[k] = Op{Kind: OpNexthopDelete, Nexthop: c.Object}
+	}
+
+	f.apply(ctx, ops)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	for k, c := range changes {
+		f.markUsersLocked(f.table.Retired(c, ops[k].Err), true)
+	}
+
+	f.countOpsLocked(ops)
+}
+
 // applyChanges applies nexthop changes and records their outcome. It
 // reports whether one failed because its id was taken, so that the next
 // Setup creates that object with a new id.

@@ -337,7 +337,8 @@ func sortChanges(cs []Change) {
 	})
 }
 
-// Pending reports whether Setup or Teardown may have changes to return.
+// Pending reports whether Setup, Teardown or Retire may have changes to
+// return.
 func (t *Table) Pending() bool {
-	return len(t.dirty) > 0 || len(t.idle) > 0
+	return len(t.dirty) > 0 || len(t.idle) > 0 || len(t.retire) > 0
 }

@@ -1,6 +1,8 @@
 package nexthop
 
 import (
+	"errors"
+	"io/fs"
 	"net/netip"
 	"slices"
 )
@@ -157,6 +159,55 @@ func (t *Table) lost(o *object, affected map[ID]struct{}) {
 	}
 }
 
+// Retire returns the deletes of installed hop objects that went down while
+// routes used them directly, by id. Deleting such an object makes the
+// kernel delete those routes and remove the hop from the groups that
+// contain it, in one operation, where the routes would otherwise be deleted
+// one by one. Apply them before the route changes and report each outcome
+// with Retired. A hop that came back before Retire is not deleted. The
+// caller owns the returned slice.
+func (t *Table) Retire() []Change {
+	var changes []Change
+	for o := range t.retire {
+		if o.single && o.installed && !o.dropped && t.IsDown(o.hop) {
+			changes = append(changes, Change{Kind: Delete, Object: Object{ID: o.id, Hop: o.hop}})
+		}
+	}
+
+	clear(t.retire)
+	sortChanges(changes)
+
+	return changes
+}
+
+// Retired records the outcome of a delete returned by Retire and returns
+// the ids of the objects whose routes the kernel deleted with it: the hop
+// object and the groups it left empty, as Lost does. The object stays in
+// the Table and is created again when its hop is up. After a failure the
+// routes are still in the kernel and nothing is returned.
+func (t *Table) Retired(c Change, err error) []ID {
+	o := t.byID[c.Object.ID]
+	if o == nil {
+		return nil
+	}
+
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		o.err = err
+
+		return nil
+	}
+
+	o.err = nil
+	if !o.installed {
+		return nil
+	}
+
+	set := make(map[ID]struct{})
+	t.lost(o, set)
+
+	return sortedIDs(set)
+}
+
 // relive applies a change of liveness and handles the hops that it turned
 // down or up.
 func (t *Table) relive(match func(Hop) bool, change func()) []ID {
@@ -204,10 +255,13 @@ func (t *Table) wentDown(hops map[Hop]bool, affected map[ID]struct{}) {
 	for _, o := range t.byID {
 		if o.single {
 			// Routes that point at the hop directly have nothing left.
-			// TODO: the FIB deletes such routes one by one; deleting the
-			// hop object would remove them in one kernel operation.
+			// Deleting the object removes them in one kernel operation
+			// (see Retire).
 			if hops[o.hop] && len(o.desires) > 0 {
 				affected[o.id] = struct{}{}
+				if o.installed {
+					t.retire[o] = struct{}{}
+				}
 			}
 
 			continue

@@ -38,8 +38,9 @@ type Table struct {
 	linkDown    map[string]bool                // devices whose link is down
 	gatewayDown map[netip.Addr]map[string]bool // gateways down, by reason
 
-	dirty map[*object]struct{} // objects whose kernel state may differ
-	idle  map[*object]struct{} // objects that may have no references left
+	dirty  map[*object]struct{} // objects whose kernel state may differ
+	idle   map[*object]struct{} // objects that may have no references left
+	retire map[*object]struct{} // hop objects to delete with their routes
 
 	buf []byte
 }
@@ -128,6 +129,7 @@ func NewTable(r Range) (*Table, error) {
 		gatewayDown: make(map[netip.Addr]map[string]bool),
 		dirty:       make(map[*object]struct{}),
 		idle:        make(map[*object]struct{}),
+		retire:      make(map[*object]struct{}),
 	}
 	t.ids.init(r, t.byID)
 
@@ -362,6 +364,7 @@ func (t *Table) drop(o *object) {
 	t.ids.free(o.id)
 	delete(t.dirty, o)
 	delete(t.idle, o)
+	delete(t.retire, o)
 
 	if o.single && t.hops[o.hop] == o {
 		delete(t.hops, o.hop)

@@ -573,3 +573,36 @@ func TestDisownRenumbers(t *testing.T) {
 		t.Errorf("next id = %d, want 104 (100 is reserved)", id)
 	}
 }
+
+func TestRetireDirectHop(t *testing.T) {
+	tbl := newTable(t)
+	direct := acquire(t, tbl, set(hopA), Ref{})
+	acquire(t, tbl, set(hopA, hopB), Ref{})
+	acquire(t, tbl, set(hopC), Ref{})
+	sync(tbl)
+
+	// Only the hop that routes use directly and that went down is retired.
+	tbl.SetGatewayDown(hopA.Gateway, ReasonPeer, true)
+	retire := tbl.Retire()
+	if len(retire) != 1 || retire[0].Kind != Delete || retire[0].Object.ID != direct.ID() {
+		t.Fatalf("retire = %+v, want one delete of %d", retire, direct.ID())
+	}
+
+	gone := tbl.Retired(retire[0], nil)
+	if len(gone) != 1 || gone[0] != direct.ID() {
+		t.Errorf("retired = %v, want [%d]", gone, direct.ID())
+	}
+
+	// The kernel removed the member: the group needs no replace, and the
+	// hop is not created while it is down.
+	check(t, sync(tbl), "")
+
+	tbl.SetGatewayDown(hopA.Gateway, ReasonPeer, false)
+	check(t, sync(tbl), ""+
+		"create 100 via 198.51.100.1 dev v0\n"+
+		"replace 102 group 100*1/101*1\n")
+
+	if len(tbl.Retire()) != 0 {
+		t.Error("retire after the hop came back is not empty")
+	}
+}

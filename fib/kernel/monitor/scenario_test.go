@@ -672,3 +672,32 @@ func TestScenarioResyncDefaultMetric(t *testing.T) {
 
 	s.verifyClean(t)
 }
+
+// TestScenarioGatewayDown marks the gateway of 10,000 IPv6 routes that
+// use its nexthop directly down, as a BGP session loss does: fibd deletes
+// the nexthop object and the kernel its routes with it.
+func TestScenarioGatewayDown(t *testing.T) {
+	const n = 10_000
+	s := newStack(t, Config{})
+	s.update(t, manyRoutes(n))
+	s.waitKernel(t, "initial install", 5*time.Second, hasRoutes(n))
+
+	ops := s.f.Stats().Ops
+	start := time.Now()
+	s.f.SetGatewayDown(gw06.Gateway, nexthop.ReasonPeer, true)
+	s.sync(t)
+	synced := time.Since(start)
+	took := s.waitKernelSince(t, start, "routes gone", 5*time.Second, hasRoutes(0))
+	t.Logf("%d routes gone from the kernel %v after SetGatewayDown, which the FIB finished in %v with %d operations", n, took, synced, s.f.Stats().Ops-ops)
+
+	if st := s.f.Stats(); st.Unresolved != n || st.Installed != 0 {
+		t.Errorf("fib unresolved %d, installed %d; want %d, 0", st.Unresolved, st.Installed, n)
+	}
+
+	start = time.Now()
+	s.f.SetGatewayDown(gw06.Gateway, nexthop.ReasonPeer, false)
+	took = s.waitKernelSince(t, start, "routes back", 5*time.Second, hasRoutes(n))
+	t.Logf("%d routes back %v after the gateway came up", n, took)
+
+	s.verifyClean(t)
+}
