@@ -4,11 +4,11 @@
 // After drift, link flaps and restarts, the kernel converges on the
 // desired state.
 //
-// The package holds only tests. They build the fibd binary once, start it
-// inside a namespace with `ip netns exec`, drive it with the generated
-// gRPC client over a unix socket, and watch the kernel independently:
-// with `ip -j` and with a netlink socket that records every route and
-// nexthop notification of fibd's protocol.
+// The package holds only tests. They build the fibd binary once and start
+// it inside a namespace with `ip netns exec`. They drive it with the
+// generated gRPC client over a unix socket, and they watch the kernel
+// independently, with `ip -j` and with a netlink socket that records every
+// route and nexthop notification of fibd's protocol.
 //
 // # Running
 //

@@ -123,8 +123,8 @@ func TestUnresolvedResult(t *testing.T) {
 	d := l.start()
 	l.ns.IP("link", "set", "v1", "down")
 
-	// Until fibd has seen the link go down, the kernel rejects the
-	// nexthop, which is a kernel error; try until fibd knows.
+	// Until fibd has processed the link's notification, the kernel
+	// rejects the nexthop, which is a kernel error. Retry until then.
 	route := &fibdv1.Route{Prefix: prefix4(0).String(), Nexthops: []*fibdv1.Nexthop{{Gateway: gateway1, Device: "v1"}}}
 	var res *fibdv1.RouteResult
 	for range 50 {
