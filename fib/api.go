@@ -126,7 +126,8 @@ type FIB struct {
 	doneCh chan struct{}
 	wake   chan struct{}
 
-	scratch  scratch // buffers of the loop, reused between batches
+	applies  *histogram // durations of Dataplane.Apply calls
+	scratch  scratch    // buffers of the loop, reused between batches
 	hold     holdState
 	watchers []*watcher
 	count    counters
@@ -169,6 +170,7 @@ func New(cfg Config) (*FIB, error) {
 		wake:       make(chan struct{}, 1),
 		hold:       newHoldState(cfg.Hold),
 		count:      newCounters(),
+		applies:    newHistogram(ApplyBuckets),
 	}
 
 	return f, nil
@@ -440,4 +442,9 @@ type Stats struct {
 	// Takeovers counts the routes of other owners replaced with
 	// Config.TakeoverConflicts, whether the replace succeeded or not.
 	Takeovers uint64
+
+	// ApplyDuration is the time each Dataplane.Apply call took, in the
+	// buckets of ApplyBuckets. One call carries up to Config.BatchSize
+	// operations of one kind group (objects, routes, deletes).
+	ApplyDuration Histogram
 }

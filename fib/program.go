@@ -492,12 +492,16 @@ func opKind(k nexthop.ChangeKind) OpKind {
 	return OpNexthopDelete
 }
 
-// apply hands ops to the dataplane in slices of BatchSize. When the
-// dataplane cannot attempt a slice, each of its ops gets that error.
+// apply hands ops to the dataplane in slices of BatchSize and records the
+// duration of each call. When the dataplane cannot attempt a slice, each
+// of its ops gets that error.
 func (f *FIB) apply(ctx context.Context, ops []Op) {
 	for start := 0; start < len(ops); start += f.cfg.BatchSize {
 		chunk := ops[start:min(start+f.cfg.BatchSize, len(ops))]
-		if err := f.dp.Apply(ctx, chunk); err != nil {
+		begin := time.Now()
+		err := f.dp.Apply(ctx, chunk)
+		f.applies.observe(time.Since(begin))
+		if err != nil {
 			for k := range chunk {
 				chunk[k].Err = fmt.Errorf("apply %s: %w", chunk[k].Kind, err)
 			}

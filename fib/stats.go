@@ -140,6 +140,7 @@ func (f *FIB) statsLocked() Stats {
 		FamiliesRoutes: maps.Clone(f.count.families),
 		OpsByKind:      maps.Clone(f.count.opsByKind),
 		Takeovers:      f.count.takeovers,
+		ApplyDuration:  f.applies.snapshot(),
 	}
 }
 

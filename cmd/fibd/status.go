@@ -43,8 +43,6 @@ func kernelStats(s kernel.Stats) metrics.KernelStats {
 		Errors:       make(map[string]uint64, len(s.Errors)),
 		Batches:      s.Batches,
 		SocketErrors: s.SocketErrors,
-		Applies:      s.Applies,
-		ApplySeconds: s.ApplyTime.Seconds(),
 	}
 
 	for errno, n := range s.Errors {

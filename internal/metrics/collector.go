@@ -50,11 +50,6 @@ type KernelStats struct {
 
 	// SocketErrors counts batches that failed because the socket did.
 	SocketErrors uint64
-
-	// Applies counts the batches of operations the FIB handed over, and
-	// ApplySeconds is their total duration.
-	Applies      uint64
-	ApplySeconds float64
 }
 
 // SyncStatus is the state of the kernel monitor.
@@ -119,7 +114,7 @@ var (
 	descPending          = desc("fib_pending_operations", "Changes waiting to be programmed.")
 	descKernelOps        = desc("kernel_operations_total", "Netlink operations by kind.", "op")
 	descKernelErrors     = desc("kernel_errors_total", "Failed netlink operations by errno.", "errno")
-	descApply            = desc("kernel_apply_duration_seconds", "Time spent programming batches of operations into the kernel.")
+	descApply            = desc("kernel_apply_duration_seconds", "Time of each batch of operations that the FIB handed to the kernel.")
 	descSendBatches      = desc("kernel_sendmsg_batches_total", "sendmsg calls of netlink requests.")
 	descSocketErrors     = desc("kernel_socket_errors_total", "Batches that failed because the netlink socket did.")
 	descSyncState        = desc("sync_state", "State of the kernel monitor: 1 for the current state.", "state")
@@ -174,6 +169,19 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels .
 	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 }
 
+// histogram sends h as a Prometheus histogram in seconds, whose buckets
+// are cumulative.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h fib.Histogram) {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var cumulative uint64
+	for i, bound := range h.Bounds {
+		cumulative += h.Counts[i]
+		buckets[bound.Seconds()] = cumulative
+	}
+
+	ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum.Seconds(), buckets)
+}
+
 func collectFIB(ch chan<- prometheus.Metric, s fib.Stats) {
 	gauge(ch, descRoutes, float64(s.Routes))
 	gauge(ch, descConflictRoutes, float64(s.Conflicts))
@@ -185,6 +193,7 @@ func collectFIB(ch chan<- prometheus.Metric, s fib.Stats) {
 	gauge(ch, descPending, float64(s.Pending))
 	counter(ch, descFIBOps, s.Ops)
 	counter(ch, descFIBOpErrors, s.OpErrors)
+	histogram(ch, descApply, s.ApplyDuration)
 
 	for source, n := range s.SourcesRoutes {
 		gauge(ch, descSourceCandidates, float64(n), source)
@@ -208,9 +217,6 @@ func collectKernel(ch chan<- prometheus.Metric, s KernelStats) {
 		counter(ch, descKernelErrors, n, errno)
 	}
 
-	// TODO: the kernel counts only calls and their total time, so the
-	// summary has no quantiles and no per-batch distribution.
-	ch <- prometheus.MustNewConstSummary(descApply, s.Applies, s.ApplySeconds, nil)
 	counter(ch, descSendBatches, s.Batches)
 	counter(ch, descSocketErrors, s.SocketErrors)
 }

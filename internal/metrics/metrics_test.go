@@ -25,6 +25,12 @@ func fakeSources() Sources {
 				SourcesRoutes:  map[string]int{"bgp": 2, "ops": 2},
 				TablesRoutes:   map[uint32]int{254: 2, 100: 1},
 				FamiliesRoutes: map[nexthop.Family]int{nexthop.FamilyIPv4: 2, nexthop.FamilyIPv6: 1},
+				ApplyDuration: fib.Histogram{
+					Bounds: []time.Duration{time.Millisecond, 10 * time.Millisecond},
+					Counts: []uint64{2, 0, 1},
+					Count:  3,
+					Sum:    12 * time.Millisecond,
+				},
 			}
 		},
 		Kernel: func() KernelStats {
@@ -33,8 +39,6 @@ func fakeSources() Sources {
 				Errors:       map[string]uint64{"EEXIST": 2},
 				Batches:      7,
 				SocketErrors: 1,
-				Applies:      3,
-				ApplySeconds: 0.012,
 			}
 		},
 		Sync: func() SyncStatus {
@@ -89,6 +93,9 @@ func TestCollectorSeries(t *testing.T) {
 		`fibd_fib_pending_operations 5`,
 		`fibd_kernel_operations_total{op="route-create"} 30`,
 		`fibd_kernel_errors_total{errno="EEXIST"} 2`,
+		`fibd_kernel_apply_duration_seconds_bucket{le="0.001"} 2`,
+		`fibd_kernel_apply_duration_seconds_bucket{le="0.01"} 2`,
+		`fibd_kernel_apply_duration_seconds_bucket{le="+Inf"} 3`,
 		`fibd_kernel_apply_duration_seconds_sum 0.012`,
 		`fibd_kernel_apply_duration_seconds_count 3`,
 		`fibd_kernel_sendmsg_batches_total 7`,
