@@ -73,10 +73,15 @@ func (f *FIB) planEntryLocked(i int32, e *entry) plan {
 		return p
 	}
 
-	// The route is programmed with the metric the kernel stores, so that
-	// a route adopted after a restart matches without a write.
+	// The route is programmed with the metric the kernel stores (see
+	// kernelMetric), so that a route adopted after a restart matches
+	// without a write.
 	p.action = actionProgram
-	p.want = installed{ok: true, typ: c.typ, metric: kernelMetric(e.ck.key().Prefix, c.metric)}
+	p.want = installed{ok: true, typ: c.typ, metric: c.metric}
+	if c.metric == 0 && !e.ck.is4 {
+		p.want.metric = ip6DefaultMetric
+	}
+
 	if c.typ != TypeUnicast {
 		return p
 	}

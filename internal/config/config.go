@@ -111,7 +111,9 @@ type FIB struct {
 	// TakeoverConflicts lets fibd replace a route of another protocol
 	// that holds the table, prefix and metric of a route fibd programs.
 	// By default fibd leaves such a route alone, reports the key as a
-	// conflict and tries again with a growing delay.
+	// conflict and tries again with a growing delay. With takeover, a
+	// daemon that puts its route back and fibd replace each other's route
+	// for as long as both want the key.
 	TakeoverConflicts bool `yaml:"takeover-conflicts"`
 }
 
