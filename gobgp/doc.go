@@ -23,7 +23,10 @@
 // per-prefix withdrawals that follow then change nothing in the kernel. A
 // peer is known to be down when its state event arrives on a separate
 // watch stream, or earlier, when a multipath set loses the peer's member
-// and the speaker then reports the session as not established. A peer
+// and the speaker then reports the session as not established. The
+// embedded speaker's session loss is known earliest of all, from the
+// "Peer Down" line its FSM logs before GoBGP removes the session's paths,
+// so the groups shrink whatever the size of the table. A peer
 // with graceful restart negotiated keeps its next hops up, because GoBGP
 // keeps its paths as stale while it restarts.
 //

@@ -35,6 +35,7 @@ func (s *Source) runEmbedded(ctx context.Context) error {
 	defer embeddedRunning.Store(false)
 
 	logger := newGobgpLogger(s.log)
+	logger.onPeerDown = s.sessionLost
 	opts := []server.ServerOption{server.LoggerOption(logger)}
 	if s.opts.APIAddress != "" {
 		opts = append(opts,
@@ -81,6 +82,20 @@ func (s *Source) runEmbedded(ctx context.Context) error {
 	})
 
 	return g.Wait()
+}
+
+// sessionLost handles a session that the embedded speaker's FSM reports
+// down, before the speaker has removed its paths: the next hops only this
+// peer announced go down at once, unless graceful restart keeps its paths.
+func (s *Source) sessionLost(addr netip.Addr) {
+	if !s.peers.markDown(addr) {
+		return
+	}
+
+	s.log.Info("bgp session lost", "peer", addr)
+	if !s.peers.gracefulRestart(addr) {
+		s.gateways.peerDown(addr)
+	}
 }
 
 // embeddedBackend is the speaker running in the process.

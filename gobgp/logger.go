@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
@@ -17,6 +18,11 @@ import (
 // of exiting the process, and the source stops with the first one.
 type gobgpLogger struct {
 	log *slog.Logger
+
+	// onPeerDown, when set, is called with the neighbor address of each
+	// session that leaves the established state, from GoBGP's "Peer Down"
+	// line.
+	onPeerDown func(addr netip.Addr)
 
 	mu    sync.Mutex
 	level gobgplog.LogLevel
@@ -67,7 +73,32 @@ func (l *gobgpLogger) Warn(msg string, fields gobgplog.Fields) {
 
 // Info logs msg at level info.
 func (l *gobgpLogger) Info(msg string, fields gobgplog.Fields) {
+	if msg == peerDownMessage && l.onPeerDown != nil {
+		l.peerDown(fields)
+	}
+
 	l.write(gobgplog.InfoLevel, slog.LevelInfo, msg, fields)
+}
+
+// peerDownMessage is the line GoBGP v3.37.0 logs from a session's FSM
+// goroutine when the session leaves the established state (fsm.go), with
+// the neighbor address as field "Key". It comes before GoBGP's main loop
+// removes the session's paths and then reports the new state, which takes
+// seconds for a full table; the line is the earliest sign of the loss.
+const peerDownMessage = "Peer Down"
+
+func (l *gobgpLogger) peerDown(fields gobgplog.Fields) {
+	key, ok := fields["Key"].(string)
+	if !ok {
+		return
+	}
+
+	addr, err := netip.ParseAddr(key)
+	if err != nil {
+		return
+	}
+
+	l.onPeerDown(addr.Unmap().WithZone(""))
 }
 
 // Debug logs msg at level debug.
