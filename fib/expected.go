@@ -26,7 +26,8 @@ type ExpectedRoute struct {
 	// NextHops are the hops and weights a unicast route forwards to, in
 	// canonical order: the live content of the object it is installed on,
 	// or the requested set when it is not installed. It is nil when the
-	// FIB does not hold the object the route is installed on. The slice
+	// FIB does not hold the object the route is installed on, or cannot
+	// expand it (a group adopted with members of other owners). The slice
 	// may be shared with other routes and must not be modified.
 	NextHops []nexthop.Member
 

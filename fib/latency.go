@@ -31,7 +31,8 @@ type Histogram struct {
 	Sum   time.Duration
 }
 
-// histogram is a Histogram that Apply calls update without the FIB's lock.
+// histogram is a Histogram with a lock of its own, so that the loop records
+// Apply calls without the FIB's lock.
 type histogram struct {
 	mu sync.Mutex
 	h  Histogram
