@@ -505,3 +505,42 @@ bgp:
 		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, p.out)
 	}
 }
+
+func TestDaemonTakeover(t *testing.T) {
+	netnstest.Privileged(t)
+
+	dir := t.TempDir()
+	ns := netnstest.New(t)
+	peer := netnstest.New(t)
+	ns.Veth("up0", peer, "down0")
+	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
+	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+
+	// Another protocol holds the prefix at the metric fibd uses.
+	ns.IP("route", "add", testPrefix, "via", testGateway, "proto", "static")
+
+	h := &fibdHarness{
+		t:      t,
+		ns:     ns,
+		bin:    buildFibd(t, dir),
+		config: filepath.Join(dir, "fibd.yaml"),
+		socket: filepath.Join(dir, "fibd.sock"),
+	}
+	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: "", audit-interval: 1s}
+fib: {takeover-conflicts: true}
+api: {socket: %s}
+metrics: {address: ""}
+`, h.socket))
+
+	h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
+	waitFor(t, "fibd's route in place of the static one", 10*time.Second, func() bool {
+		routes := showRoute(ns)
+
+		return len(routes) == 1 && routes[0].NHID != 0
+	})
+
+	if out := h.mustClient("status"); !strings.Contains(out, "route takeovers") {
+		t.Errorf("fibd status lacks the takeover count:\n%s", out)
+	}
+}
