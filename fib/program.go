@@ -252,7 +252,8 @@ func (f *FIB) routeOpLocked(p *plan) (Op, bool) {
 	switch {
 	case !e.inst.ok || e.inst.metric != want.metric:
 		// A route fibd does not know as its own is created exclusively,
-		// so that another owner's route is never overwritten.
+		// so that another owner's route is overwritten only by the
+		// replace of a takeover (see takeover).
 		return Op{Kind: OpRouteCreate, Route: r}, true
 	case e.inst != want:
 		return Op{Kind: OpRouteReplace, Route: r}, true
