@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -44,6 +45,55 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	k.applyMu.Lock()
 	defer k.applyMu.Unlock()
 
+	if err := k.applyLocked(ctx, ops); err != nil {
+		return err
+	}
+
+	return k.recreateOwnLocked(ctx, ops)
+}
+
+// recreateOwnLocked retries the route creates of ops that failed because
+// the route exists, for the case where the route that exists is fibd's
+// own: a delete notification that arrived after fibd had already
+// reinstalled a route makes the FIB create it again. Each retry deletes the
+// route with fibd's protocol, which the kernel matches (a route of another
+// protocol is left alone and the delete reports it gone), and creates it
+// again in the same batch, so fibd's route is absent only between two
+// messages. A route of another owner still fails with EEXIST and stays a
+// conflict.
+func (k *Kernel) recreateOwnLocked(ctx context.Context, ops []fib.Op) error {
+	var retry []fib.Op
+	var index []int
+	for i := range ops {
+		if ops[i].Kind != fib.OpRouteCreate || !errors.Is(ops[i].Err, syscall.EEXIST) {
+			continue
+		}
+
+		del := fib.Op{Kind: fib.OpRouteDelete, Route: ops[i].Route}
+		retry = append(retry, del, fib.Op{Kind: fib.OpRouteCreate, Route: ops[i].Route})
+		index = append(index, i)
+	}
+
+	if len(retry) == 0 {
+		return nil
+	}
+
+	if err := k.applyLocked(ctx, retry); err != nil {
+		return err
+	}
+
+	for j, i := range index {
+		if create := retry[2*j+1]; create.Err == nil {
+			ops[i].Err = nil
+			k.stats.add(&Stats{OwnRecreated: 1})
+		}
+	}
+
+	return nil
+}
+
+// applyLocked runs one Apply of ops; see Apply.
+func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
 	for i := range ops {
 		ops[i].Err = nil
 	}

@@ -361,3 +361,34 @@ func TestNetnsDumpWideMultipath(t *testing.T) {
 		t.Errorf("path 200 gateway = %s, want 198.51.100.201", gw)
 	}
 }
+
+// TestNetnsCreateOverOwnRoute covers a create of a route that fibd itself
+// already installed, as after a late delete notification: the create
+// succeeds and leaves the route on the requested nexthop.
+func TestNetnsCreateOverOwnRoute(t *testing.T) {
+	l := newLab(t, Config{})
+	mustApply(t, l.k, []fib.Op{
+		nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: idV4a, Hop: hop4("198.51.100.2")}),
+		nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: idV4b, Hop: hop4("198.51.100.3")}),
+		routeOp(fib.OpRouteCreate, prefix4, fib.TableMain, 20, idV4a),
+	})
+
+	ops := []fib.Op{routeOp(fib.OpRouteCreate, prefix4, fib.TableMain, 20, idV4b)}
+	if err := l.k.Apply(testContext(t), ops); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	if ops[0].Err != nil {
+		t.Errorf("create over fibd's own route: err = %v, want success", ops[0].Err)
+	}
+
+	var routes []ipRoute
+	l.ns.JSON(&routes, "route", "show", "192.0.2.0/24", "proto", "201")
+	if len(routes) != 1 || routes[0].Gateway != "198.51.100.3" {
+		t.Errorf("routes = %+v, want one via 198.51.100.3 (nexthop %d)", routes, idV4b)
+	}
+
+	if got := l.k.Stats().OwnRecreated; got != 1 {
+		t.Errorf("OwnRecreated = %d, want 1", got)
+	}
+}

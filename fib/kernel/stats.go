@@ -27,6 +27,11 @@ type Stats struct {
 
 	// SocketErrors counts Apply calls that failed because the socket did.
 	SocketErrors uint64
+
+	// OwnRecreated counts route creates that failed with EEXIST because
+	// the route was fibd's own, and succeeded once retried; the first
+	// failure is counted in Errors too.
+	OwnRecreated uint64
 }
 
 type counters struct {
@@ -75,4 +80,5 @@ func (s *Stats) add(o *Stats) {
 	s.Applies += o.Applies
 	s.ApplyTime += o.ApplyTime
 	s.SocketErrors += o.SocketErrors
+	s.OwnRecreated += o.OwnRecreated
 }
