@@ -42,6 +42,23 @@ func newLab(t testing.TB, cfg Config) *lab {
 	return &lab{ns: ns, peer: peer, k: k}
 }
 
+// foreign opens a second Kernel on the lab's namespace with another
+// protocol, to install routes that fibd does not own.
+func (l *lab) foreign(t testing.TB, cfg Config) *Kernel {
+	t.Helper()
+
+	cfg.NetNS = l.ns.FD()
+	cfg.Protocol = 199
+	k, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("open kernel of another protocol: %v", err)
+	}
+
+	t.Cleanup(func() { k.Close() })
+
+	return k
+}
+
 // ipRoute is a route as `ip -j route` prints it.
 type ipRoute struct {
 	Type    string `json:"type"`
