@@ -110,6 +110,7 @@ type Source struct {
 	converged     atomic.Bool
 	convergedOnce sync.Once
 	synced        atomic.Bool
+	peerQuery     atomic.Bool // a Status query of the neighbors runs
 
 	mu        sync.Mutex
 	backend   backend // the current connection; nil when there is none

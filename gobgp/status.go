@@ -92,7 +92,8 @@ type PeerStatus struct {
 }
 
 // Status returns a snapshot of the source. It queries the speaker for the
-// neighbors' path counters, waiting at most 2 seconds.
+// neighbors' path counters, waiting at most 2 seconds; without an answer
+// by then, Received and Accepted are zero.
 func (s *Source) Status() Status {
 	st := Status{
 		Mode:         s.opts.Mode,
@@ -136,9 +137,7 @@ func (s *Source) Status() Status {
 func (s *Source) peerStatus(b backend) []PeerStatus {
 	var details []*api.Peer
 	if b != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), statusQueryTimeout)
-		details, _ = b.peers(ctx)
-		cancel()
+		details = s.queryPeers(b)
 	}
 
 	now := time.Now()
@@ -178,4 +177,33 @@ func (t *table) peerRoutes(peer netip.Addr) (int, time.Time) {
 	}
 
 	return c.routes, c.changed
+}
+
+// queryPeers lists the speaker's neighbors, waiting at most
+// statusQueryTimeout. The embedded speaker of GoBGP v3.37.0 ignores the
+// context of ListPeer and answers only when its main loop is free, which
+// takes seconds while it removes a lost session's full table. The query
+// then goes on in the background, and Status skips the counters until it
+// ends rather than start another one.
+func (s *Source) queryPeers(b backend) []*api.Peer {
+	if !s.peerQuery.CompareAndSwap(false, true) {
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), statusQueryTimeout)
+	done := make(chan []*api.Peer, 1)
+	go func() {
+		defer s.peerQuery.Store(false)
+		defer cancel()
+
+		details, _ := b.peers(ctx)
+		done <- details
+	}()
+
+	select {
+	case details := <-done:
+		return details
+	case <-ctx.Done():
+		return nil
+	}
 }
