@@ -55,9 +55,8 @@ func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 
 	for len(f.retries) > 0 && !f.retries[0].at.After(now) {
 		it := heap.Pop(&f.retries).(retryItem)
-		e := f.store.at(it.idx)
-		e.flags &^= flagRetry
-		if e.flags&flagUsed != 0 {
+		if e, ok := f.retryingLocked(it); ok {
+			e.flags &^= flagRetry
 			f.markDirtyLocked(it.idx)
 		}
 	}
@@ -177,6 +176,10 @@ func (f *FIB) markDoneLocked() {
 // finishLocked notifies watchers of the processed entries, removes the
 // entries that have no candidate and no route left, and advances the Sync
 // watermark.
+//
+// An entry still waiting for a retry is removed too: a retry programs a
+// candidate or deletes an installed route, and an empty entry has
+// neither. Its item stays in the heap until due, and prepare skips it.
 func (f *FIB) finishLocked(popped []int32) {
 	for _, i := range popped {
 		e := f.store.at(i)
@@ -184,7 +187,7 @@ func (f *FIB) finishLocked(popped []int32) {
 			continue
 		}
 
-		empty := !e.hasFirst && !e.inst.ok && e.ref.IsZero() && e.flags&(flagDirty|flagRetry) == 0
+		empty := !e.hasFirst && !e.inst.ok && e.ref.IsZero() && e.flags&flagDirty == 0
 		if empty {
 			f.notifyLocked(e, EventDelete)
 			f.removeLocked(i)
@@ -240,7 +243,19 @@ func (f *FIB) retryLocked(i int32, e *entry) {
 	}
 
 	e.flags |= flagRetry
-	heap.Push(&f.retries, retryItem{at: time.Now().Add(delay), idx: i})
+	heap.Push(&f.retries, retryItem{at: time.Now().Add(delay), idx: i, ck: e.ck})
+}
+
+// retryingLocked returns the entry that a retry item schedules, unless the
+// entry was removed since. A slot that a removed entry freed may hold
+// another key by now; the same key again gets one early try at most.
+func (f *FIB) retryingLocked(it retryItem) (*entry, bool) {
+	e := f.store.at(it.idx)
+	if e.flags&(flagUsed|flagRetry) != flagUsed|flagRetry || e.ck != it.ck {
+		return nil, false
+	}
+
+	return e, true
 }
 
 // sweepLocked ends the hold on what a previous run left: adopted objects

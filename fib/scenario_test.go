@@ -264,3 +264,31 @@ id 3000000001 via 198.51.100.1 dev v0 proto fibd
 192.0.2.0/24 nhid 3000000001 proto fibd metric 20
 `)
 }
+
+func TestWithdrawFailedRouteRemoved(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	h := newHarness(t, dp, fib.Config{RetryMin: time.Hour, RetryMax: time.Hour})
+	dp.FailNext(fib.OpRouteCreate, syscall.ENOBUFS)
+	h.run()
+
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+	h.sync()
+
+	if st, _ := h.fib.Lookup(key("192.0.2.0/24")); st.Err == nil {
+		t.Fatalf("after the fault: err = nil, want the injected error")
+	}
+
+	// The retry is an hour away: the withdrawal alone must remove the key.
+	h.fib.Withdraw("bgp", []fib.Key{key("192.0.2.0/24")})
+	h.expect("")
+
+	if st, ok := h.fib.Lookup(key("192.0.2.0/24")); ok {
+		t.Errorf("lookup after the withdrawal = %+v, want no entry", st)
+	}
+
+	n := 0
+	h.fib.Routes(fib.Filter{}, func(fib.RouteState) bool { n++; return true })
+	if n != 0 {
+		t.Errorf("routes listed = %d, want 0", n)
+	}
+}

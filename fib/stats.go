@@ -149,8 +149,8 @@ func (f *FIB) statsLocked() Stats {
 func (f *FIB) pendingLocked() int {
 	n := len(f.queue)
 	for _, it := range f.retries {
-		e := f.store.at(it.idx)
-		if e.flags&flagDirty == 0 && e.err != nil {
+		e, ok := f.retryingLocked(it)
+		if ok && e.flags&flagDirty == 0 && e.err != nil {
 			n++
 		}
 	}

@@ -270,6 +270,7 @@ type scratch struct {
 type retryItem struct {
 	at  time.Time
 	idx int32
+	ck  compactKey // the entry's key, to skip the item of a removed entry
 }
 
 // retryHeap is a min-heap of retries by time, for container/heap.
