@@ -21,6 +21,10 @@ type fakeBackend struct {
 
 	mu      sync.Mutex
 	details map[netip.Addr]*api.Peer
+
+	// block, when set, makes peers wait until it is closed, ignoring the
+	// context as GoBGP's embedded ListPeer does.
+	block chan struct{}
 }
 
 func newFakeBackend(t testing.TB) *fakeBackend {
@@ -73,6 +77,14 @@ func (b *fakeBackend) peer(ctx context.Context, addr netip.Addr) (*api.Peer, err
 }
 
 func (b *fakeBackend) peers(ctx context.Context) ([]*api.Peer, error) {
+	b.mu.Lock()
+	block := b.block
+	b.mu.Unlock()
+
+	if block != nil {
+		<-block
+	}
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
 
@@ -360,5 +372,36 @@ func TestSessionGracefulRestart(t *testing.T) {
 
 	if got := s.gateways.downCount(); got != 0 {
 		t.Errorf("%d next hops down, want none while the peer restarts", got)
+	}
+}
+
+func TestStatusBusySpeaker(t *testing.T) {
+	b := newFakeBackend(t)
+	s, _ := startSource(t, b, time.Hour)
+	s.setBackend(b, true, nil)
+
+	b.mu.Lock()
+	b.block = make(chan struct{})
+	b.mu.Unlock()
+	defer close(b.block)
+
+	start := time.Now()
+	s.Status()
+	if d := time.Since(start); d > statusQueryTimeout+time.Second {
+		t.Errorf("Status took %s with a busy speaker, want at most %s", d, statusQueryTimeout)
+	}
+
+	// The first query still waits: the next Status does not start
+	// another one.
+	start = time.Now()
+	s.Status()
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("second Status took %s, want no wait", d)
+	}
+
+	start = time.Now()
+	s.Snapshot()
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Snapshot took %s, want no query", d)
 	}
 }

@@ -95,6 +95,18 @@ type PeerStatus struct {
 // neighbors' path counters, waiting at most 2 seconds; without an answer
 // by then, Received and Accepted are zero.
 func (s *Source) Status() Status {
+	return s.status(true)
+}
+
+// Snapshot returns the status without querying the speaker, so it is
+// cheap to call often: the peers' Received and Accepted are zero. GoBGP
+// walks a neighbor's whole Adj-RIB-In to count its paths, on the loop
+// that also handles the BGP updates.
+func (s *Source) Snapshot() Status {
+	return s.status(false)
+}
+
+func (s *Source) status(counters bool) Status {
 	st := Status{
 		Mode:         s.opts.Mode,
 		Converged:    s.converged.Load(),
@@ -128,6 +140,10 @@ func (s *Source) Status() Status {
 		st.LastError = s.table.stats.lastError
 	}
 	s.table.stats.mu.Unlock()
+
+	if !counters {
+		b = nil
+	}
 
 	st.Peers = s.peerStatus(b)
 
