@@ -97,7 +97,8 @@ func (d *daemon) bgpStatusLines() map[string]string {
 		return map[string]string{"bgp": "off"}
 	}
 
-	st := d.bgp.Status()
+	// The lines need no path counters, so GoBGP is not asked for them.
+	st := d.bgp.Snapshot()
 	established := 0
 	for _, p := range st.Peers {
 		if strings.EqualFold(p.State, "established") {
