@@ -90,7 +90,7 @@ func (b *baseline) established(ctx context.Context) (int, int, error) {
 // ribCounts returns the number of prefixes and paths in the router's
 // global RIB for IPv4 and IPv6 unicast together. gobgpd counts them with
 // a walk of its table, serialised with its route processing, so the
-// answer comes after any change it is busy with.
+// reply comes after any change it is busy with.
 func (b *baseline) ribCounts(ctx context.Context) (prefixes, paths uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

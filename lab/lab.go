@@ -49,10 +49,10 @@ type Options struct {
 	// location tool.
 	Dump string
 
-	// Router is the BGP router under test: RouterFibd (fibd with its
-	// embedded speaker), or RouterGobgpd (a plain gobgpd with the same
-	// BGP configuration, the baseline that programs no kernel routes);
-	// "" means RouterFibd.
+	// Router is the BGP router under test: RouterFibd is fibd with its
+	// embedded speaker. RouterGobgpd is a plain gobgpd with the same BGP
+	// configuration, the baseline that programs no kernel routes. ""
+	// means RouterFibd.
 	Router string
 
 	// Out receives progress lines; nil means os.Stdout.
@@ -65,7 +65,8 @@ const (
 	RouterGobgpd = "gobgpd"
 )
 
-// Summary is what a run measured. Durations are zero when not measured.
+// Summary holds the measurements of one run. Durations are zero when not
+// measured.
 type Summary struct {
 	Router     string // RouterFibd or RouterGobgpd
 	CompatMode string // net.ipv4.nexthop_compat_mode of the router, "" for the default

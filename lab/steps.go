@@ -203,8 +203,8 @@ func (l *Lab) converge(ctx context.Context, sum *Summary) error {
 }
 
 // pollInterval is how often the lab reads the router's state while the
-// table converges, which bounds the precision of the convergence time;
-// every printEvery-th reading is printed.
+// table converges, so it bounds the precision of the convergence time.
+// Every printEvery-th reading is printed.
 const (
 	pollInterval = 500 * time.Millisecond
 	printEvery   = 2
@@ -415,8 +415,8 @@ func (l *Lab) waitKernelFailover(ctx context.Context, failed *peer, start time.T
 func (l *Lab) waitBGPFailover(ctx context.Context, failed *peer, before *fibdv1.StatusResponse, start time.Time, sum *Summary) error {
 	deadline := start.Add(5 * time.Minute)
 	for {
-		// fibd answers slowly while it takes the failover's updates; the
-		// time measured does not depend on when the answer comes.
+		// fibd replies slowly while it takes the failover's updates. The
+		// time measured does not depend on when the reply comes.
 		st, err := l.router.status(ctx)
 		if status.Code(err) == codes.DeadlineExceeded && time.Now().Before(deadline) {
 			continue
