@@ -52,7 +52,7 @@ func run() int {
 	flags.StringVar(&page, "page", "", "with --bench: write the Markdown benchmark page to this file")
 	flags.StringVar(&bench.FibdCommit, "fibd-commit", "", "with --bench: the git commit fibd was built from, recorded in the results")
 	flags.StringVar(&bench.Command, "command", "", "with --bench: the command line to record in the results; default this one")
-	flags.StringVar(&fromResults, "from-results", "", "write the --page from a JSON results file of an earlier --bench, without running the lab")
+	flags.StringVar(&fromResults, "from-results", "", "write the --page from JSON results files of earlier --bench runs (comma-separated, one section each), without running the lab")
 
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -129,7 +129,7 @@ func runBench(ctx context.Context, opts lab.BenchOptions, results, page string) 
 		}
 
 		if page != "" {
-			if err := writePage(rep, page); err != nil {
+			if err := writePage(page, rep); err != nil {
 				fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
 				code = 1
 			}
@@ -148,26 +148,32 @@ func runBench(ctx context.Context, opts lab.BenchOptions, results, page string) 
 	return code
 }
 
-// rewritePage writes the benchmark page from saved results.
+// rewritePage writes the benchmark page from saved results, one section
+// per file of the comma-separated list.
 func rewritePage(results, page string) int {
-	data, err := os.ReadFile(results)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "fibd-lab: read benchmark results: %v\n", err)
-		return 1
-	}
-
-	var rep lab.BenchReport
-	if err := json.Unmarshal(data, &rep); err != nil {
-		fmt.Fprintf(os.Stderr, "fibd-lab: decode benchmark results %s: %v\n", results, err)
-		return 1
-	}
-
 	if page == "" {
 		fmt.Fprintf(os.Stderr, "fibd-lab: --from-results needs --page FILE\n")
 		return 2
 	}
 
-	if err := writePage(rep, page); err != nil {
+	var reports []lab.BenchReport
+	for _, file := range strings.Split(results, ",") {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-lab: read benchmark results: %v\n", err)
+			return 1
+		}
+
+		var rep lab.BenchReport
+		if err := json.Unmarshal(data, &rep); err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-lab: decode benchmark results %s: %v\n", file, err)
+			return 1
+		}
+
+		reports = append(reports, rep)
+	}
+
+	if err := writePage(page, reports...); err != nil {
 		fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
 		return 1
 	}
@@ -175,13 +181,13 @@ func rewritePage(results, page string) int {
 	return 0
 }
 
-func writePage(rep lab.BenchReport, path string) error {
+func writePage(path string, reports ...lab.BenchReport) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write benchmark page: %w", err)
 	}
 
-	if err := rep.WritePage(f); err != nil {
+	if err := lab.WritePage(f, reports...); err != nil {
 		f.Close()
 
 		return fmt.Errorf("write benchmark page %s: %w", path, err)
