@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +33,11 @@ type BenchOptions struct {
 	// report; "" records "unknown".
 	FibdCommit string
 
+	// Configs are the router configurations to run, each "fibd:0",
+	// "fibd:1" (fibd with that nexthop_compat_mode) or "gobgpd"; nil
+	// means all three.
+	Configs []string
+
 	// AfterRun, when set, is called with the report so far after each
 	// run, so that the runs done are kept if a later one fails or the
 	// benchmark is stopped.
@@ -49,6 +55,38 @@ var benchConfigs = []benchConfig{
 	{RouterFibd, "1"},
 	{RouterFibd, "0"},
 	{RouterGobgpd, ""},
+}
+
+// parseConfigs returns the configurations named, in the order of
+// benchConfigs; no names means all of them.
+func parseConfigs(names []string) ([]benchConfig, error) {
+	if len(names) == 0 {
+		return benchConfigs, nil
+	}
+
+	var out []benchConfig
+	for _, c := range benchConfigs {
+		if slices.Contains(names, c.String()) {
+			out = append(out, c)
+		}
+	}
+
+	for _, name := range names {
+		if !slices.ContainsFunc(benchConfigs, func(c benchConfig) bool { return c.String() == name }) {
+			return nil, fmt.Errorf("invalid benchmark configuration %q: use fibd:1, fibd:0 or gobgpd", name)
+		}
+	}
+
+	return out, nil
+}
+
+// String returns the name of the configuration in BenchOptions.Configs.
+func (c benchConfig) String() string {
+	if c.compat == "" {
+		return c.router
+	}
+
+	return c.router + ":" + c.compat
 }
 
 // BenchReport is the result of Bench: every run's summary and the
@@ -96,8 +134,13 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchReport, error) {
 		rep.FibdCommit = "unknown"
 	}
 
+	configs, err := parseConfigs(opts.Configs)
+	if err != nil {
+		return BenchReport{}, err
+	}
+
 	for round := 1; round <= opts.Runs; round++ {
-		for _, c := range benchConfigs {
+		for _, c := range configs {
 			lo := opts.Lab
 			lo.Once, lo.Router, lo.CompatMode = true, c.router, c.compat
 			l, err := New(lo)

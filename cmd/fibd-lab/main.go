@@ -27,7 +27,7 @@ func run() int {
 	var cleanup bool
 	var bench lab.BenchOptions
 	var benchMode bool
-	var results, page, fromResults string
+	var results, page, fromResults, configs string
 
 	flags := flag.NewFlagSet("fibd-lab", flag.ContinueOnError)
 	flags.Usage = func() {
@@ -51,6 +51,7 @@ func run() int {
 	flags.StringVar(&results, "results", "", "with --bench: write the results as JSON to this file")
 	flags.StringVar(&page, "page", "", "with --bench: write the Markdown benchmark page to this file")
 	flags.StringVar(&bench.FibdCommit, "fibd-commit", "", "with --bench: the git commit fibd was built from, recorded in the results")
+	flags.StringVar(&configs, "configs", "", "with --bench: comma-separated router configurations to run, of fibd:1, fibd:0 and gobgpd; default all")
 	flags.StringVar(&bench.Command, "command", "", "with --bench: the command line to record in the results; default this one")
 	flags.StringVar(&fromResults, "from-results", "", "write the --page from JSON results files of earlier --bench runs (comma-separated, one section each), without running the lab")
 
@@ -84,6 +85,10 @@ func run() int {
 
 	if benchMode {
 		bench.Lab = opts
+		if configs != "" {
+			bench.Configs = strings.Split(configs, ",")
+		}
+
 		if bench.Command == "" {
 			bench.Command = strings.Join(os.Args, " ")
 		}
