@@ -51,6 +51,15 @@ type Config struct {
 	RetryMin time.Duration
 	RetryMax time.Duration
 
+	// RestoreWait is how long a group that a returning next hop would
+	// rejoin waits for its routes to request that hop again. Until then,
+	// routes that request the group's whole set stay on it with no kernel
+	// write, and the hop joins the group in place with one replace once
+	// every route on it requests it. After the wait, the routes that still
+	// request less move to other objects one by one, and the hop joins
+	// then. Zero means nexthop.DefaultRestoreWait (5 seconds).
+	RestoreWait time.Duration
+
 	// WatchBuffer is the number of events a watcher may fall behind before
 	// it is cut off; zero means 4096.
 	WatchBuffer int
@@ -157,6 +166,8 @@ func New(cfg Config) (*FIB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create fib: %w", err)
 	}
+
+	table.SetRestoreWait(cfg.RestoreWait)
 
 	f := &FIB{
 		cfg:        cfg,

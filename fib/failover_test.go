@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 )
@@ -71,26 +72,103 @@ func TestPeerDownShrinksGroupOnce(t *testing.T) {
 		t.Errorf("route 7 = %+v, want it on group 3000000003", st.Installed)
 	}
 
-	// The peer comes back but the routes request only A now: the group is
-	// left as it is, and B's object, which nothing uses, goes.
+	// The peer comes back but the routes request only A now: the group
+	// waits for them, with no write.
 	h.fib.SetGatewayDown(gw6B, "bgp-peer", false)
 	h.sync()
 
-	if n, d := h.dp.Writes(), h.dp.Count(fib.OpNexthopDelete); n != 2 || d != 1 {
-		t.Errorf("writes after the peer came back = %d, deletes = %d, want 2 and 1", n, d)
+	if n := h.dp.Writes(); n != 1 {
+		t.Errorf("writes after the peer came back = %d, want still 1", n)
 	}
 
-	// BGP learns B again: the routes move to a fresh group, one by one.
+	// BGP learns B again: the routes stay on the group, and B joins it
+	// with one replace once the last route requests it.
 	h.update(peerRoutes(10000, both)...)
 	h.sync()
 
-	if n := h.dp.Count(fib.OpRouteReplace); n != 10000 {
-		t.Errorf("route replaces = %d, want 10000", n)
+	if n, r := h.dp.Writes(), h.dp.Count(fib.OpNexthopReplace); n != 2 || r != 2 {
+		t.Errorf("writes = %d, nexthop replaces = %d, want 2 and 2", n, r)
 	}
 
+	h.expectHead(`
+id 3000000001 via 2001:db8:ffff::a dev v0 proto fibd
+id 3000000002 via 2001:db8:ffff::b dev v1 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+2001:db8::/64 nhid 3000000003 proto fibd metric 20
+`)
+
 	if s := h.fib.Stats(); s.Groups != 1 || s.Installed != 10000 {
-		t.Errorf("groups = %d, installed = %d, want 1 (the old one deleted), 10000", s.Groups, s.Installed)
+		t.Errorf("groups = %d, installed = %d, want 1, 10000", s.Groups, s.Installed)
 	}
+}
+
+// TestPeerUpMovesStragglers restores a group of 10,000 routes of which
+// 9,990 request the returning peer again: after the restore wait, only
+// the other 10 move, and the group gets the peer's hop back in place.
+func TestPeerUpMovesStragglers(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{RestoreWait: 2 * time.Second})
+	h.run()
+
+	both := func(i int) fib.Route {
+		return route(prefix6(i), "bgp", fib.DistanceEBGP, 20, hops(hop(gw6A, "v0"), hop(gw6B, "v1")))
+	}
+
+	onlyA := func(i int) fib.Route {
+		return route(prefix6(i), "bgp", fib.DistanceEBGP, 20, hops(hop(gw6A, "v0")))
+	}
+
+	h.update(peerRoutes(10000, both)...)
+	h.sync()
+	h.fib.SetGatewayDown(gw6B, "bgp-peer", true)
+	h.update(peerRoutes(10000, onlyA)...)
+	h.sync()
+
+	h.dp.ResetCounts()
+	h.fib.SetGatewayDown(gw6B, "bgp-peer", false)
+	h.update(peerRoutes(9990, both)...)
+	h.sync()
+
+	// Before the wait ends, nothing is written: B is not in the group,
+	// because 10 routes on it do not request B.
+	if n := h.dp.Writes(); n != 0 {
+		t.Errorf("writes before the wait ended = %d, want 0", n)
+	}
+
+	st, _ := h.fib.Lookup(key(prefix6(9995)))
+	if st.Installed == nil || st.Installed.Nexthop != 3000000003 {
+		t.Fatalf("straggler = %+v, want it on group 3000000003", st.Installed)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for h.dp.Count(fib.OpNexthopReplace) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	h.sync()
+
+	if n := h.dp.Count(fib.OpRouteReplace); n != 10 {
+		t.Errorf("route replaces = %d, want 10 (the stragglers)", n)
+	}
+
+	if n := h.dp.Count(fib.OpNexthopReplace); n != 1 {
+		t.Errorf("nexthop replaces = %d, want 1 (B back in the group)", n)
+	}
+
+	if n := h.dp.Writes(); n != 11 {
+		t.Errorf("writes = %d, want 11", n)
+	}
+
+	st, _ = h.fib.Lookup(key(prefix6(9995)))
+	if st.Installed == nil || st.Installed.Nexthop != 3000000001 {
+		t.Errorf("straggler = %+v, want it on A's object 3000000001", st.Installed)
+	}
+
+	h.expectHead(`
+id 3000000001 via 2001:db8:ffff::a dev v0 proto fibd
+id 3000000002 via 2001:db8:ffff::b dev v1 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+2001:db8::/64 nhid 3000000003 proto fibd metric 20
+`)
 }
 
 func TestPeerDownAndUpRestoresInPlace(t *testing.T) {

@@ -47,7 +47,8 @@ func (f *FIB) Run(ctx context.Context) error {
 	}
 }
 
-// prepare moves due retries into the queue and sweeps when the hold ended.
+// prepare moves due retries into the queue, sweeps when the hold ended and
+// ends the restore waits that are due.
 // It reports whether there is work, or else how long the loop may sleep.
 func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 	f.mu.Lock()
@@ -63,6 +64,12 @@ func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 
 	if f.hold.due(now, f.cfg.HoldTimeout) {
 		f.sweepLocked()
+	}
+
+	// Groups that waited long enough for their routes to request a
+	// returning hop: the routes that still request less move away.
+	if ids := f.table.ExpireRestores(now); len(ids) > 0 {
+		f.markUsersLocked(ids, false)
 	}
 
 	tableDue := f.table.Pending() && !now.Before(f.tableRetry.at)
@@ -83,6 +90,10 @@ func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 
 	if f.table.Pending() {
 		wait = min(wait, f.tableRetry.at.Sub(now))
+	}
+
+	if at, ok := f.table.RestoreDeadline(); ok {
+		wait = min(wait, at.Sub(now))
 	}
 
 	return max(wait, time.Millisecond), false
@@ -126,6 +137,7 @@ func (f *FIB) batch(ctx context.Context) {
 
 	f.applyNexthops(ctx)
 	f.applyRoutes(ctx, plans)
+	f.applyRestores(ctx)
 	f.applyTeardown(ctx)
 
 	f.mu.Lock()
@@ -135,6 +147,19 @@ func (f *FIB) batch(ctx context.Context) {
 	// Drop the references the reused buffers hold.
 	clear(plans)
 	f.scratch.plans = plans[:0]
+}
+
+// applyRestores replaces the groups that the routes of this batch let
+// restore, once those routes have left or now request the whole group, so
+// that Sync returns after the restore.
+func (f *FIB) applyRestores(ctx context.Context) {
+	f.mu.Lock()
+	restored := f.table.Restored()
+	f.mu.Unlock()
+
+	if restored {
+		f.applyNexthops(ctx)
+	}
 }
 
 // popLocked takes up to n dirty entries from the queue.

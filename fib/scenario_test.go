@@ -126,6 +126,26 @@ func (h *harness) expect(want string) {
 	h.checkStats()
 }
 
+// expectHead syncs and compares the first lines of the fake kernel's
+// state with want, for tables too large to write out.
+func (h *harness) expectHead(want string) {
+	h.t.Helper()
+
+	h.sync()
+	want = strings.TrimLeft(want, "\n")
+	got := h.dp.Render()
+	if n := strings.Count(want, "\n"); strings.Count(got, "\n") >= n {
+		lines := strings.SplitAfter(got, "\n")
+		got = strings.Join(lines[:n], "")
+	}
+
+	if got != want {
+		h.t.Errorf("kernel state begins:\n%s\nwant:\n%s", got, want)
+	}
+
+	h.checkStats()
+}
+
 // checkStats compares the counters of Stats with a count over Routes.
 func (h *harness) checkStats() {
 	h.t.Helper()

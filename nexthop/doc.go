@@ -27,7 +27,12 @@
 // whatever the number of routes. A group whose hops are all down keeps its
 // members until its routes leave, because the kernel has no empty group. A route whose request shrank to what its
 // group already holds stays on it with no kernel write. A hop coming back
-// restores a group in place only when every route on it still requests the
-// group's whole set; otherwise the routes that request more move to a new
-// group.
+// rejoins a group in place, with one replace, once every route on the
+// group requests the group's whole set again. Until then the hop is
+// masked: the group keeps forwarding without it, and routes that request
+// the whole set again stay on it. After a short wait (SetRestoreWait) the
+// routes that still request less move to other objects one by one, and
+// the hop rejoins once they have left. A route never forwards to a hop
+// that it does not request; adopted routes, which request nothing yet,
+// count as requesting the whole set.
 package nexthop

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Reasons for which a hop is down.
@@ -55,9 +56,9 @@ func (t *Table) DownReasons(h Hop) []string {
 //
 // A hop going down makes each group that contains it shrink in place: the
 // next Setup returns one replace per group, whatever the number of routes.
-// A hop coming back restores a group in place only when every route on it
-// still desires the group's whole set. Otherwise the group keeps its
-// content, and the routes that desire more move to another object.
+// A hop coming back restores a group in place when every route on it
+// still desires the group's whole set. Otherwise the hop stays masked out
+// of the group until they all do again (see mask and ExpireRestores).
 func (t *Table) SetGatewayDown(addr netip.Addr, reason string, down bool) []ID {
 	match := func(h Hop) bool { return h.Gateway == addr }
 
@@ -271,6 +272,16 @@ func (t *Table) wentDown(hops map[Hop]bool, affected map[ID]struct{}) {
 			continue
 		}
 
+		// A masked hop that goes down again is simply down; the group
+		// forwards like its live members again once none is masked.
+		for h := range hops {
+			delete(o.masked, h)
+		}
+
+		if o.masked != nil && len(o.masked) == 0 {
+			t.unmask(o)
+		}
+
 		t.dirty[o] = struct{}{}
 		if len(t.content(o).Group) == 0 {
 			affected[o.id] = struct{}{}
@@ -287,7 +298,10 @@ func (t *Table) cameUp(hops map[Hop]bool, affected map[ID]struct{}) {
 		if !o.single && o.containsAny(hops) {
 			t.dirty[o] = struct{}{}
 			if !o.allDesireBase() {
-				t.orphan(o, hops)
+				// The routes that request another set than the
+				// group's are looked at again: those whose request
+				// the group no longer forwards for move at once.
+				t.mask(o, hops)
 				affected[o.id] = struct{}{}
 			}
 		}
@@ -301,33 +315,119 @@ func (t *Table) cameUp(hops map[Hop]bool, affected map[ID]struct{}) {
 	}
 }
 
-// orphan takes the group out of interning and removes the hops coming
-// back from its set, so that it keeps forwarding as it does for the routes
-// that stay on it.
-func (t *Table) orphan(o *object, hops map[Hop]bool) {
+// mask keeps the hops coming back out of the group's content while some
+// of its routes request less than its set, as BGP routes do until the
+// returning peer sends them again. The group leaves interning, so that
+// routes new to the set get a group that forwards to all of it.
+//
+// The group gets its hops back in place, with one replace, once every
+// route on it requests its whole set (see restoreIfDesired). Routes that
+// move to the whole set stay on the group meanwhile, with no kernel
+// write. A route never forwards to a hop it does not request: the masked
+// hops join only when no route on the group lacks them.
+func (t *Table) mask(o *object, hops map[Hop]bool) {
+	if o.masked == nil {
+		o.masked = make(map[Hop]bool, len(hops))
+		o.deadline = time.Now().Add(t.restoreWait)
+		o.expired = false
+		t.restoring[o] = struct{}{}
+	}
+
+	for _, m := range o.base.Members {
+		if hops[m.Hop] {
+			o.masked[m.Hop] = true
+		}
+	}
+
 	if o.interned && t.groups[o.key] == o {
 		delete(t.groups, o.key)
 	}
 
 	o.interned = false
+}
 
-	var base Set
-	var members []*object
-	for i, m := range o.base.Members {
-		if hops[m.Hop] {
-			t.releaseMembers(o.members[i : i+1])
+// restoreIfDesired unmasks a group once every route on it requests its
+// whole set, or once it has no route left.
+func (t *Table) restoreIfDesired(o *object) {
+	if o.masked == nil || (o.refs > 0 && !o.allDesireBase()) {
+		return
+	}
 
+	t.unmask(o)
+}
+
+// unmask ends the masking of a group: its content is again the live
+// members of its set, and the next Setup replaces it when that differs
+// from the kernel's.
+func (t *Table) unmask(o *object) {
+	o.masked = nil
+	o.expired = false
+	delete(t.restoring, o)
+	t.dirty[o] = struct{}{}
+	t.restored = true
+
+	if !o.dropped && t.groups[o.key] == nil {
+		t.groups[o.key] = o
+		o.interned = true
+	}
+}
+
+// Restored reports whether a group was unmasked since the last call, so
+// that the caller may run Setup again after the route changes that made
+// the restore possible.
+func (t *Table) Restored() bool {
+	r := t.restored
+	t.restored = false
+
+	return r
+}
+
+// SetRestoreWait sets how long a group with masked hops waits for its
+// routes to request its whole set again (see ExpireRestores). Zero or
+// less means DefaultRestoreWait.
+func (t *Table) SetRestoreWait(d time.Duration) {
+	if d <= 0 {
+		d = DefaultRestoreWait
+	}
+
+	t.restoreWait = d
+}
+
+// ExpireRestores ends the wait of the groups with masked hops whose
+// deadline is not after now, and returns their ids. The caller looks at
+// those groups' routes again (Acquire): the routes that request less than
+// the group's set move to another object, with one route write each, and
+// the group gets its hops back once the last of them has left.
+func (t *Table) ExpireRestores(now time.Time) []ID {
+	var ids []ID
+	for o := range t.restoring {
+		if o.expired || now.Before(o.deadline) {
 			continue
 		}
 
-		base.Members = append(base.Members, m)
-		members = append(members, o.members[i])
+		o.expired = true
+		ids = append(ids, o.id)
 	}
 
-	base.Resilient = o.base.Resilient
-	o.base = base
-	o.members = members
-	o.key = string(AppendSetKey(nil, base))
+	slices.Sort(ids)
+
+	return ids
+}
+
+// RestoreDeadline returns the earliest deadline of the groups that wait
+// for their routes (see ExpireRestores), and false when none waits.
+func (t *Table) RestoreDeadline() (time.Time, bool) {
+	var at time.Time
+	found := false
+	for o := range t.restoring {
+		if o.expired || (found && !o.deadline.Before(at)) {
+			continue
+		}
+
+		at, found = o.deadline, true
+	}
+
+	return at, found
 }
 
 func (o *object) containsAny(hops map[Hop]bool) bool {

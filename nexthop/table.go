@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // ErrNoLiveHop is returned by Acquire when every hop of the requested set is
@@ -18,9 +19,10 @@ var ErrNoLiveHop = errors.New("no live next hop")
 // A single hop is one object. A set that IsGroup is one group object whose
 // members are the single objects of its hops. Hop objects are referenced by
 // the groups and routes that use them, groups by routes. The content of a
-// group (Object.Group) is always the live members of the set it was
-// interned for, so that a hop going down or up changes one group in place
-// whatever the number of routes using it.
+// group (Object.Group) is the live members of the set it was interned
+// for, less the hops that came back while its routes requested less (see
+// SetGatewayDown), so that a hop going down or up changes one group in
+// place whatever the number of routes using it.
 //
 // The Table does no I/O. Setup and Teardown return the kernel changes to
 // apply; the caller reports each outcome with Result.
@@ -38,12 +40,20 @@ type Table struct {
 	linkDown    map[string]bool                // devices whose link is down
 	gatewayDown map[netip.Addr]map[string]bool // gateways down, by reason
 
-	dirty  map[*object]struct{} // objects whose kernel state may differ
-	idle   map[*object]struct{} // objects that may have no references left
-	retire map[*object]struct{} // hop objects to delete with their routes
+	dirty     map[*object]struct{} // objects whose kernel state may differ
+	idle      map[*object]struct{} // objects that may have no references left
+	retire    map[*object]struct{} // hop objects to delete with their routes
+	restoring map[*object]struct{} // groups with masked hops (see mask)
+
+	restoreWait time.Duration
+	restored    bool // a group was unmasked since the last Restored
 
 	buf []byte
 }
+
+// DefaultRestoreWait is how long a group waits for its routes to request
+// its whole set again after a hop came back (see SetRestoreWait).
+const DefaultRestoreWait = 5 * time.Second
 
 // object is one interned nexthop object and its kernel state.
 type object struct {
@@ -51,10 +61,10 @@ type object struct {
 	single bool
 	hop    Hop
 
-	// base is the set a group was interned for (or, once orphaned, the set
-	// it keeps), members are the single objects of base's hops in the same
-	// order, and key is base's key. An opaque group adopted from the
-	// kernel with unknown members has no base.
+	// base is the set a group was interned for, members are the single
+	// objects of base's hops in the same order, and key is base's key. An
+	// opaque group adopted from the kernel with unknown members has no
+	// base.
 	base    Set
 	members []*object
 	key     string
@@ -72,6 +82,14 @@ type object struct {
 	desires map[*wanted]int // references of routes by the set they desire
 	held    bool            // adopted and kept until ReleaseHeld
 	dropped bool
+
+	// masked holds the hops of base that came back while routes on the
+	// group requested less than base. The content leaves them out until
+	// every route requests base again, or until deadline has passed and
+	// expired moved the other routes away (see mask).
+	masked   map[Hop]bool
+	deadline time.Time
+	expired  bool
 }
 
 // wanted is a desired set shared by every reference that desires it.
@@ -130,6 +148,8 @@ func NewTable(r Range) (*Table, error) {
 		dirty:       make(map[*object]struct{}),
 		idle:        make(map[*object]struct{}),
 		retire:      make(map[*object]struct{}),
+		restoring:   make(map[*object]struct{}),
+		restoreWait: DefaultRestoreWait,
 	}
 	t.ids.init(r, t.byID)
 
@@ -169,7 +189,7 @@ func (t *Table) Acquire(desired Set, current Ref) (Ref, error) {
 	}
 
 	o := current.obj
-	if o == nil || o.dropped || !t.forwardsLike(o, w.set) {
+	if o == nil || o.dropped || !t.keeps(o, w) {
 		var err error
 
 		o, err = t.intern(w)
@@ -182,8 +202,28 @@ func (t *Table) Acquire(desired Set, current Ref) (Ref, error) {
 
 	o.refs++
 	o.addDesire(w)
+	t.restoreIfDesired(o)
 
 	return Ref{obj: o, want: w}, nil
+}
+
+// keeps reports whether a route that uses o and requests w stays on o.
+// A group with masked hops keeps the routes that request its whole set,
+// since it forwards to a part of that set and gets the rest back in
+// place. Until its deadline it also keeps the routes that its content
+// forwards for exactly.
+func (t *Table) keeps(o *object, w *wanted) bool {
+	if o.masked != nil {
+		if o.key == w.key {
+			return len(t.content(o).Group) > 0
+		}
+
+		if o.expired {
+			return false
+		}
+	}
+
+	return t.forwardsLike(o, w.set)
 }
 
 // Hold returns a reference to the object with id without a desired set, for
@@ -212,6 +252,7 @@ func (t *Table) Release(r Ref) {
 	o := r.obj
 	o.refs--
 	o.removeDesire(r.want)
+	t.restoreIfDesired(o)
 
 	if r.want != nil {
 		t.unwant(r.want)
@@ -365,6 +406,7 @@ func (t *Table) drop(o *object) {
 	delete(t.dirty, o)
 	delete(t.idle, o)
 	delete(t.retire, o)
+	delete(t.restoring, o)
 
 	if o.single && t.hops[o.hop] == o {
 		delete(t.hops, o.hop)
@@ -393,7 +435,7 @@ func (t *Table) content(o *object) Object {
 
 	c := Object{ID: o.id, Group: make([]GroupMember, 0, len(o.members)), Resilient: o.base.Resilient}
 	for i, m := range o.base.Members {
-		if !t.IsDown(m.Hop) {
+		if !t.IsDown(m.Hop) && !o.masked[m.Hop] {
 			c.Group = append(c.Group, GroupMember{ID: o.members[i].id, Weight: m.Weight})
 		}
 	}
@@ -448,14 +490,14 @@ func (t *Table) forwardsLike(o *object, s Set) bool {
 }
 
 // sameBase reports without allocating whether o serves exactly s: a hop
-// object for a one-hop set, or a group whose set is s. Its content is then
-// the live members of s.
+// object for a one-hop set, or a group without masked hops whose set is
+// s. Its content is then the live members of s.
 func (t *Table) sameBase(o *object, s Set) bool {
 	if o.single {
 		return len(s.Members) == 1 && s.Resilient == nil && s.Members[0].Hop == o.hop
 	}
 
-	if o.opaque || len(o.base.Members) != len(s.Members) || !sameResilient(o.base.Resilient, s.Resilient) {
+	if o.opaque || len(o.masked) > 0 || len(o.base.Members) != len(s.Members) || !sameResilient(o.base.Resilient, s.Resilient) {
 		return false
 	}
 

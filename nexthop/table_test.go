@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -348,18 +349,200 @@ func TestGatewayUpMixedDesires(t *testing.T) {
 		t.Fatalf("affected = %v, want [102]", affected)
 	}
 
+	// B stays out of the group while a route on it requests only A.
 	check(t, apply(tbl, tbl.Setup()), "")
 
-	// The route that requests A and B moves to a fresh group; the other
-	// stays where it is.
-	moved := acquire(t, tbl, set(hopA, hopB), full)
+	stay := acquire(t, tbl, set(hopA, hopB), full)
 	tbl.Release(full)
+	full = stay
 
-	stay := acquire(t, tbl, set(hopA), shrunk)
+	kept := acquire(t, tbl, set(hopA), shrunk)
+	tbl.Release(shrunk)
+	shrunk = kept
+
+	if full.ID() != 102 || shrunk.ID() != 102 {
+		t.Errorf("ids = %d, %d, want both kept on 102", full.ID(), shrunk.ID())
+	}
+
+	check(t, sync(tbl), "")
+
+	// The other route requests A and B again: the group is restored in
+	// place.
+	restored := acquire(t, tbl, set(hopA, hopB), shrunk)
 	tbl.Release(shrunk)
 
-	if moved.ID() != 103 || stay.ID() != 102 {
-		t.Errorf("ids = %d, %d, want 103 (fresh) and 102 (kept)", moved.ID(), stay.ID())
+	if restored.ID() != 102 {
+		t.Errorf("id = %d, want the route kept on 102", restored.ID())
+	}
+
+	check(t, sync(tbl), "replace 102 group 100*1/101*1\n")
+
+	if _, ok := tbl.RestoreDeadline(); ok {
+		t.Error("a restore deadline is left after the restore")
+	}
+}
+
+// shrinkAll takes hop B down under n routes on group 102 that request A
+// and B, then moves every route's request to A alone, as BGP does after a
+// peer down.
+func shrinkAll(t *testing.T, tbl *Table, n int) []Ref {
+	t.Helper()
+
+	refs := make([]Ref, n)
+	for i := range refs {
+		refs[i] = acquire(t, tbl, set(hopA, hopB), Ref{})
+	}
+
+	sync(tbl)
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, true)
+	sync(tbl)
+
+	for i, r := range refs {
+		refs[i] = acquire(t, tbl, set(hopA), r)
+		tbl.Release(r)
+	}
+
+	check(t, sync(tbl), "")
+
+	return refs
+}
+
+func TestGatewayUpRestoresAfterUpdates(t *testing.T) {
+	tbl := newTable(t)
+	refs := shrinkAll(t, tbl, 100)
+
+	if affected := tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, false); len(affected) != 1 || affected[0] != 102 {
+		t.Fatalf("affected = %v, want [102]", affected)
+	}
+
+	check(t, sync(tbl), "")
+
+	// The routes request A and B again one by one: each stays on the
+	// group, which B joins only after the last one.
+	for i, r := range refs {
+		refs[i] = acquire(t, tbl, set(hopA, hopB), r)
+		tbl.Release(r)
+
+		if refs[i].ID() != 102 {
+			t.Fatalf("route %d moved to %d, want it kept on 102", i, refs[i].ID())
+		}
+
+		if i < len(refs)-1 {
+			check(t, apply(tbl, tbl.Setup()), "")
+		}
+	}
+
+	check(t, sync(tbl), "replace 102 group 100*1/101*1\n")
+
+	// A route new to the set shares the restored group.
+	if r := acquire(t, tbl, set(hopA, hopB), Ref{}); r.ID() != 102 {
+		t.Errorf("new route on %d, want 102", r.ID())
+	}
+}
+
+func TestGatewayUpExpiredMovesStragglers(t *testing.T) {
+	tbl := newTable(t)
+	tbl.SetRestoreWait(time.Minute)
+	refs := shrinkAll(t, tbl, 10)
+
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, false)
+	sync(tbl)
+
+	deadline, ok := tbl.RestoreDeadline()
+	if !ok || time.Until(deadline) < 50*time.Second {
+		t.Fatalf("restore deadline = %v, %t, want about a minute from now", deadline, ok)
+	}
+
+	if ids := tbl.ExpireRestores(time.Now()); len(ids) != 0 {
+		t.Errorf("expired before the deadline: %v", ids)
+	}
+
+	// Eight routes request A and B again; two never do.
+	for i := range 8 {
+		r := acquire(t, tbl, set(hopA, hopB), refs[i])
+		tbl.Release(refs[i])
+		refs[i] = r
+	}
+
+	check(t, sync(tbl), "")
+
+	ids := tbl.ExpireRestores(deadline)
+	if len(ids) != 1 || ids[0] != 102 {
+		t.Fatalf("expired = %v, want [102]", ids)
+	}
+
+	// The routes that request A and B stay; the two others move to A's
+	// object, and only then does B join the group.
+	for i, r := range refs {
+		want := set(hopA, hopB)
+		if i >= 8 {
+			want = set(hopA)
+		}
+
+		next := acquire(t, tbl, want, r)
+		if i < 8 && next.ID() != 102 {
+			t.Errorf("route %d moved to %d, want it kept on 102", i, next.ID())
+		}
+
+		if i >= 8 && next.ID() != 100 {
+			t.Errorf("route %d on %d, want it moved to 100", i, next.ID())
+		}
+
+		if i == 8 {
+			check(t, apply(tbl, tbl.Setup()), "")
+		}
+
+		tbl.Release(r)
+		refs[i] = next
+	}
+
+	check(t, sync(tbl), "replace 102 group 100*1/101*1\n")
+}
+
+func TestGatewayDownWhileMasked(t *testing.T) {
+	tbl := newTable(t)
+	refs := shrinkAll(t, tbl, 3)
+
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, false)
+	check(t, sync(tbl), "")
+
+	// B goes down again before the routes request it: nothing changes in
+	// the kernel and nothing waits any more.
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, true)
+	check(t, sync(tbl), "")
+
+	if _, ok := tbl.RestoreDeadline(); ok {
+		t.Error("a restore deadline is left after B went down again")
+	}
+
+	// The group is interned again for A and B, and still forwards to A.
+	for i, r := range refs {
+		refs[i] = acquire(t, tbl, set(hopA, hopB), r)
+		tbl.Release(r)
+
+		if refs[i].ID() != 102 {
+			t.Errorf("route %d on %d, want 102", i, refs[i].ID())
+		}
+	}
+
+	check(t, sync(tbl), "")
+
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, false)
+	check(t, sync(tbl), "replace 102 group 100*1/101*1\n")
+}
+
+func TestMaskedGroupNotShared(t *testing.T) {
+	tbl := newTable(t)
+	shrinkAll(t, tbl, 2)
+
+	tbl.SetGatewayDown(hopB.Gateway, ReasonPeer, false)
+	sync(tbl)
+
+	// A route new to A and B must forward to both at once: it gets a
+	// group of its own rather than the masked one.
+	r := acquire(t, tbl, set(hopA, hopB), Ref{})
+	if r.ID() == 102 {
+		t.Errorf("new route on masked group 102, want a fresh group")
 	}
 
 	check(t, sync(tbl), "create 103 group 100*1/101*1\n")
