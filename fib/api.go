@@ -441,7 +441,7 @@ type Stats struct {
 	Groups        int
 	Ops           uint64
 	OpErrors      uint64
-	Pending       int // keys waiting for the loop or for a retry
+	Pending       int // keys waiting for the loop, a retry or a group restore
 	LastErrors    []string
 	SourcesRoutes map[string]int // candidates by source
 

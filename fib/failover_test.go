@@ -134,6 +134,10 @@ func TestPeerUpMovesStragglers(t *testing.T) {
 		t.Errorf("writes before the wait ended = %d, want 0", n)
 	}
 
+	if n := h.fib.Stats().Pending; n != 10000 {
+		t.Errorf("pending during the wait = %d, want 10000 (the routes on the group)", n)
+	}
+
 	st, _ := h.fib.Lookup(key(prefix6(9995)))
 	if st.Installed == nil || st.Installed.Nexthop != 3000000003 {
 		t.Fatalf("straggler = %+v, want it on group 3000000003", st.Installed)
@@ -156,6 +160,10 @@ func TestPeerUpMovesStragglers(t *testing.T) {
 
 	if n := h.dp.Writes(); n != 11 {
 		t.Errorf("writes = %d, want 11", n)
+	}
+
+	if n := h.fib.Stats().Pending; n != 0 {
+		t.Errorf("pending after the restore = %d, want 0", n)
 	}
 
 	st, _ = h.fib.Lookup(key(prefix6(9995)))

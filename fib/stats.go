@@ -144,10 +144,11 @@ func (f *FIB) statsLocked() Stats {
 	}
 }
 
-// pendingLocked counts the keys waiting for the loop, and those waiting for
-// a retry that still have an error.
+// pendingLocked counts the keys waiting for the loop, those waiting for a
+// retry that still have an error, and those on groups that wait for a
+// returning hop (see Config.RestoreWait).
 func (f *FIB) pendingLocked() int {
-	n := len(f.queue)
+	n := len(f.queue) + f.table.Masked()
 	for _, it := range f.retries {
 		e, ok := f.retryingLocked(it)
 		if ok && e.flags&flagDirty == 0 && e.err != nil {

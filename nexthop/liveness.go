@@ -414,6 +414,18 @@ func (t *Table) ExpireRestores(now time.Time) []ID {
 	return ids
 }
 
+// Masked returns the number of route references on groups with masked
+// hops: routes that forward to less than their group's set until the
+// group is restored.
+func (t *Table) Masked() int {
+	n := 0
+	for o := range t.restoring {
+		n += o.refs
+	}
+
+	return n
+}
+
 // RestoreDeadline returns the earliest deadline of the groups that wait
 // for their routes (see ExpireRestores), and false when none waits.
 func (t *Table) RestoreDeadline() (time.Time, bool) {

@@ -453,6 +453,10 @@ func TestGatewayUpExpiredMovesStragglers(t *testing.T) {
 		t.Fatalf("restore deadline = %v, %t, want about a minute from now", deadline, ok)
 	}
 
+	if n := tbl.Masked(); n != 10 {
+		t.Errorf("masked = %d, want 10 routes", n)
+	}
+
 	if ids := tbl.ExpireRestores(time.Now()); len(ids) != 0 {
 		t.Errorf("expired before the deadline: %v", ids)
 	}
@@ -497,6 +501,10 @@ func TestGatewayUpExpiredMovesStragglers(t *testing.T) {
 	}
 
 	check(t, sync(tbl), "replace 102 group 100*1/101*1\n")
+
+	if n := tbl.Masked(); n != 0 {
+		t.Errorf("masked after the restore = %d, want 0", n)
+	}
 }
 
 func TestGatewayDownWhileMasked(t *testing.T) {
