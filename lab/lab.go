@@ -93,8 +93,10 @@ type Summary struct {
 	BGPFailover time.Duration
 
 	// BGPUpdates is the number of per-prefix changes fibd's BGP source
-	// handed to the FIB during the failover.
-	BGPUpdates uint64
+	// handed to the FIB during the failover, and RoutesViaPeer the routes
+	// it offered with a member from the upstream before the kill.
+	BGPUpdates    uint64
+	RoutesViaPeer int
 
 	RoutesAfter     int // fibd routes in the kernel after failover
 	RoutesViaFailed int // routes that still used the failed peer (must be 0)

@@ -343,6 +343,9 @@ func (l *Lab) failover(ctx context.Context, sum *Summary) error {
 		return err
 	}
 
+	sum.RoutesViaPeer = peerRoutes(before.Extra, failed)
+	l.printf("  fibd's BGP source offers %d routes using upstream %d\n", sum.RoutesViaPeer, failed.index)
+
 	start := time.Now()
 	if err := failed.cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("stop upstream %d: %w", failed.index, err)
@@ -484,6 +487,23 @@ func peerRoutesGone(extra map[string]string, p *peer) (bool, time.Time, error) {
 	}
 
 	return true, last, nil
+}
+
+// peerRoutes returns the routes fibd's BGP source offers with a member
+// from either session of a peer, from the "bgp peer ADDR" status lines.
+func peerRoutes(extra map[string]string, p *peer) int {
+	total := 0
+	for _, addr := range []netip.Addr{p.v4, p.v6} {
+		fields := strings.Split(extra["bgp peer "+addr.String()], ", ")
+		var routes int
+		if len(fields) == 3 {
+			fmt.Sscanf(fields[1], "%d routes", &routes)
+		}
+
+		total += routes
+	}
+
+	return total
 }
 
 // counterDelta returns how much a numeric status line grew.
