@@ -292,6 +292,53 @@ id 3000000003 group 3000000001/3000000002 proto fibd
 `)
 }
 
+// TestLinkUpMasksHop flaps a link under a group, one of whose routes
+// changes its request to the other hop while the link is down: when the
+// link is up, the group waits with the hop left out, and after the wait
+// that route moves and the hop rejoins the group.
+func TestLinkUpMasksHop(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{RestoreWait: 500 * time.Millisecond})
+	h.run()
+
+	h.update(
+		route("192.0.2.0/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwC, "v1"))),
+		route("192.0.2.128/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"), hop(gwC, "v1"))),
+	)
+	h.sync()
+
+	h.dp.SetLinkDown("v0", true)
+	h.fib.LinkChanged("v0", false)
+	h.update(route("192.0.2.128/25", "bgp", fib.DistanceEBGP, 20, hops(hop(gwC, "v1"))))
+	h.sync()
+
+	h.dp.SetLinkDown("v0", false)
+	h.fib.LinkChanged("v0", true)
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 203.0.113.3 dev v1 proto fibd
+id 3000000003 group 3000000002 proto fibd
+192.0.2.0/25 nhid 3000000003 proto fibd metric 20
+192.0.2.128/25 nhid 3000000003 proto fibd metric 20
+`)
+
+	if n := h.fib.Stats().Pending; n != 2 {
+		t.Errorf("pending during the wait = %d, want 2", n)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for h.fib.Stats().Pending != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 203.0.113.3 dev v1 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+192.0.2.0/25 nhid 3000000003 proto fibd metric 20
+192.0.2.128/25 nhid 3000000002 proto fibd metric 20
+`)
+}
+
 func TestCoalesceUpdates(t *testing.T) {
 	h := newHarness(t, nil, fib.Config{})
 
