@@ -143,7 +143,12 @@ func ratio(r *Results, other string, w Workload) (Summary, bool) {
 // ratioOf returns the install rate of one contender divided by another's,
 // pairing samples of the same run.
 func ratioOf(r *Results, name, other string, w Workload) (Summary, bool) {
-	a, b := rates(r.Find(name, "install", w)), rates(r.Find(other, "install", w))
+	ma, mb := r.Find(name, "install", w), r.Find(other, "install", w)
+	if ma == nil || mb == nil || ma.Invocation != mb.Invocation {
+		return Summary{}, false
+	}
+
+	a, b := rates(ma), rates(mb)
 	var samples []Sample
 	for i := range min(len(a), len(b)) {
 		if !math.IsNaN(a[i]) && !math.IsNaN(b[i]) {
@@ -184,7 +189,7 @@ func renderRatios(p func(string, ...any), r *Results) {
 		row := "| " + w.String() + " |"
 		for _, o := range others {
 			if s, ok := ratio(r, o, w); ok {
-				row += fmt.Sprintf(" %.2f [%.2f–%.2f] |", s.Median, s.Min, s.Max)
+				row += " " + summaryText(s, func(v float64) string { return fmt.Sprintf("%.2f", v) }) + " |"
 			} else {
 				row += " – |"
 			}
@@ -249,7 +254,7 @@ func failoverGoal(r *Results) (string, string) {
 				return "FAIL", "no successful run"
 			}
 
-			return passText(s.Median < 1), fmt.Sprintf("%s: %s", m.Workload, seconds(s.Median))
+			return passText(s.Median < 1), fmt.Sprintf("%s: %s s", m.Workload, seconds(s.Median))
 		}
 	}
 
@@ -286,7 +291,7 @@ func failoverFlat(r *Results) (string, string) {
 	// Below a millisecond the time is noise, not a dependence on size.
 	pass := b.Median <= 2*a.Median || b.Median < 0.001
 
-	return passText(pass), fmt.Sprintf("%s: %s, %s: %s", small.Workload, seconds(a.Median), large.Workload, seconds(b.Median))
+	return passText(pass), fmt.Sprintf("%s: %s s, %s: %s s", small.Workload, seconds(a.Median), large.Workload, seconds(b.Median))
 }
 
 func passText(ok bool) string {
@@ -384,7 +389,7 @@ func renderErrors(p func(string, ...any), r *Results, w Workload) {
 
 		for i, s := range m.Samples {
 			if s.Err != "" {
-				notes = append(notes, fmt.Sprintf("%s %s run %d failed: %s", m.Contender, m.Scenario, i+1, s.Err))
+				notes = append(notes, fmt.Sprintf("%s %s run %d failed: %s", m.Contender, m.Scenario, i+1, noteText(s.Err)))
 			}
 
 			if s.Overruns > 0 {
@@ -463,4 +468,15 @@ func bgpRatios(r *Results) string {
 	}
 
 	return strings.Join(parts, ", ")
+}
+
+// noteText puts an error on one line and keeps it to about 400 characters
+// (the results JSON keeps the whole text).
+func noteText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 400 {
+		s = s[:400] + " …"
+	}
+
+	return s
 }

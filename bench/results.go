@@ -55,6 +55,10 @@ type Measurement struct {
 	Workload  Workload `json:"workload"`
 	Skipped   string   `json:"skipped,omitempty"`
 	Samples   []Sample `json:"samples"`
+
+	// Invocation is the index of the results file a merged measurement
+	// comes from; ratios pair only measurements of the same invocation.
+	Invocation int `json:"invocation,omitempty"`
 }
 
 // Sample is one run of a measurement.
@@ -202,6 +206,7 @@ func Merge(rs []*Results) *Results {
 
 		for _, x := range r.Measurements {
 			if m.Find(x.Contender, x.Scenario, x.Workload) == nil {
+				x.Invocation = i
 				m.Measurements = append(m.Measurements, x)
 			}
 		}

@@ -53,7 +53,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.sizes, "sizes", "v4:100k,v4:1M,v6:200k", "comma-separated FAMILY:COUNT route table sizes")
 	fs.StringVar(&o.paths, "paths", "1,2", "next hops per route to measure: 1, 2 (ECMP) or both")
 	fs.StringVar(&o.compat, "compat-mode", "0,1", "net.ipv4.nexthop_compat_mode values: the first is set in the namespaces, failover is measured in each")
-	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
+	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file (with --from: the merged results)")
 	fs.StringVar(&o.page, "page", "", "generate the results page (markdown, with SVG plots beside it) at this path")
 	fs.StringVar(&o.from, "from", "", "with --page: generate the page from these comma-separated results JSON files instead of running the benchmark")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for each scenario")
@@ -137,7 +137,15 @@ func writePage(o options) int {
 		all = append(all, res)
 	}
 
-	if err := bench.WritePage(bench.Merge(all), o.page); err != nil {
+	merged := bench.Merge(all)
+	if o.out != "" {
+		if err := merged.WriteFile(o.out); err != nil {
+			fmt.Fprintf(os.Stderr, "fibd-bench: %v\n", err)
+			return 1
+		}
+	}
+
+	if err := bench.WritePage(merged, o.page); err != nil {
 		fmt.Fprintf(os.Stderr, "fibd-bench: %v\n", err)
 		return 1
 	}
