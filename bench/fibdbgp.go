@@ -35,7 +35,16 @@ var (
 	fibdBinaryOnce sync.Once
 	fibdBinary     string
 	fibdBinaryErr  error
+	fibdBuildDir   string
 )
+
+// RemoveBuilds removes the fibd binary that the fibd-bgp contender built.
+// Call it once the benchmark is over.
+func RemoveBuilds() {
+	if fibdBuildDir != "" {
+		os.RemoveAll(fibdBuildDir)
+	}
+}
 
 // buildFibd builds cmd/fibd of this module once per process, unless
 // FIBD_BENCH_FIBD names a binary to use instead.
@@ -52,6 +61,7 @@ func buildFibd() (string, error) {
 			return
 		}
 
+		fibdBuildDir = dir
 		fibdBinary = filepath.Join(dir, "fibd")
 		out, err := exec.Command("go", "build", "-o", fibdBinary, "github.com/fibd/fibd/cmd/fibd").CombinedOutput()
 		if err != nil {

@@ -175,6 +175,7 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer bench.RemoveBuilds()
 
 	res := bench.NewResults("go run ./cmd/fibd-bench "+strings.Join(args, " "), o.short, contenders)
 	start := time.Now()
