@@ -129,6 +129,7 @@ type FIB struct {
 	stale      []KernelRoute // our routes to delete, found beside the installed one
 	tableRetry backoff       // failed nexthop changes
 	reresolve  bool
+	tracked    coverage // prefixes that cover a cached gateway
 
 	seq    uint64 // changes offered
 	done   uint64 // changes tried

@@ -73,7 +73,7 @@ func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 	}
 
 	tableDue := f.table.Pending() && !now.Before(f.tableRetry.at)
-	if len(f.queue) > 0 || len(f.events) > 0 || len(f.stale) > 0 || tableDue {
+	if len(f.queue) > 0 || len(f.events) > 0 || len(f.stale) > 0 || tableDue || f.reresolve {
 		return 0, true
 	}
 

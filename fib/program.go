@@ -512,5 +512,7 @@ func (f *FIB) apply(ctx context.Context, ops []Op) {
 				chunk[k].Err = fmt.Errorf("apply %s: %w", chunk[k].Kind, err)
 			}
 		}
+
+		f.trackRouteOps(chunk)
 	}
 }

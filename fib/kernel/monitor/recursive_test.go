@@ -1,0 +1,142 @@
+package monitor
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/nexthop"
+)
+
+// Hops of the recursive scenario: v0 reaches 198.51.100.2 and v2, moved to
+// 203.0.113.1/24, reaches 203.0.113.2. The BGP next hop 192.0.2.77 is
+// reachable only through a route of another owner to 192.0.2.0/24.
+var (
+	recursiveGateway = nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("192.0.2.77")}
+	viaV0            = nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("198.51.100.2"), Device: "v0"}
+	viaV2            = nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("203.0.113.2"), Device: "v2"}
+)
+
+// newRecursiveStack builds a stack whose v2 is on 203.0.113.0/24, so that
+// 192.0.2.0/24 is free for the route that covers the recursive gateway.
+func newRecursiveStack(t *testing.T) *stack {
+	t.Helper()
+
+	s := newStack(t, Config{})
+	s.ns.IP("addr", "flush", "dev", "v2")
+	s.peer.IP("addr", "flush", "dev", "p2")
+	s.ns.IP("addr", "add", "203.0.113.1/24", "dev", "v2")
+	s.peer.IP("addr", "add", "203.0.113.2/24", "dev", "p2")
+
+	return s
+}
+
+// usesHops returns a condition that holds when the route for p uses
+// exactly hops: one object for a single hop, a group for several.
+func usesHops(p netip.Prefix, hops ...nexthop.Hop) func(fib.Snapshot) bool {
+	return func(snap fib.Snapshot) bool {
+		if len(hops) > 1 {
+			return hasGroup(p, hops...)(snap)
+		}
+
+		objects := objectsByID(snap.Nexthops)
+		for _, r := range snap.Routes {
+			if r.Prefix == p {
+				o := objects[r.Nexthop]
+
+				return !o.IsGroup() && o.Hop == hops[0]
+			}
+		}
+
+		return false
+	}
+}
+
+// hasNoRoute returns a condition that holds when the kernel has none of
+// fibd's routes for p.
+func hasNoRoute(p netip.Prefix) func(fib.Snapshot) bool {
+	return func(snap fib.Snapshot) bool {
+		for _, r := range snap.Routes {
+			if r.Prefix == p {
+				return false
+			}
+		}
+
+		return true
+	}
+}
+
+// TestRecursiveMove follows the route of another owner that covers a
+// recursive gateway as it moves, leaves, falls back to a less specific
+// route, returns and becomes multipath.
+func TestRecursiveMove(t *testing.T) {
+	s := newRecursiveStack(t)
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("route", "add", "192.0.2.0/24", "via", "198.51.100.2", "proto", "static")
+
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.waitKernel(t, "install via v0", 5*time.Second, usesHops(p, viaV0))
+	s.verifyClean(t)
+
+	limit := time.Second
+	steps := []struct {
+		name  string
+		ip    []string
+		hops  []nexthop.Hop
+		limit time.Duration
+	}{
+		{"move to v2", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
+		{"covering route deleted", []string{"route", "del", "192.0.2.0/24"}, nil, limit},
+		{"less specific route", []string{"route", "add", "192.0.0.0/16", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
+		{"covering route back", []string{"route", "add", "192.0.2.0/24", "via", "198.51.100.2", "proto", "static"}, []nexthop.Hop{viaV0}, limit},
+		{"move to v2 again", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
+		{"every covering route deleted", []string{"route", "flush", "proto", "static"}, nil, limit},
+	}
+
+	for _, st := range steps {
+		cond := hasNoRoute(p)
+		if len(st.hops) > 0 {
+			cond = usesHops(p, st.hops...)
+		}
+
+		start := time.Now()
+		s.ns.IP(st.ip...)
+		took := s.waitKernelSince(t, start, st.name, 5*time.Second, cond)
+		t.Logf("%s: kernel route for %s updated %v after `ip %v`", st.name, p, took, st.ip)
+		if took > st.limit {
+			t.Errorf("%s: took %v, want under %v", st.name, took, st.limit)
+		}
+
+		s.verifyClean(t)
+	}
+}
+
+// TestRecursiveOwnRoute follows a recursive gateway covered by another of
+// fibd's own routes, whose notifications the monitor does not see.
+func TestRecursiveOwnRoute(t *testing.T) {
+	s := newRecursiveStack(t)
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	cover := netip.MustParsePrefix("192.0.2.0/24")
+	s.update(t, []fib.Route{route(cover.String(), viaV0)})
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.waitKernel(t, "install via v0", 5*time.Second, usesHops(p, viaV0))
+
+	start := time.Now()
+	s.update(t, []fib.Route{route(cover.String(), viaV2)})
+	took := s.waitKernelSince(t, start, "move to v2", 5*time.Second, usesHops(p, viaV2))
+	t.Logf("move to v2: kernel route for %s updated %v after Update of %s", p, took, cover)
+	if took > time.Second {
+		t.Errorf("move to v2: took %v, want under 1s", took)
+	}
+
+	start = time.Now()
+	s.f.Withdraw("test", []fib.Key{{Table: 254, Prefix: cover}})
+	took = s.waitKernelSince(t, start, "covering route withdrawn", 5*time.Second, hasNoRoute(p))
+	t.Logf("covering route withdrawn: kernel route for %s removed %v after Withdraw of %s", p, took, cover)
+	if took > time.Second {
+		t.Errorf("covering route withdrawn: took %v, want under 1s", took)
+	}
+
+	s.verifyClean(t)
+}
