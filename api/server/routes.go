@@ -26,6 +26,14 @@ func (s *Server) AddRoutes(ctx context.Context, req *fibdv1.AddRoutesRequest) (*
 	}
 
 	routes := s.parseRoutes(&v, req.GetSource(), "routes", req.GetRoutes())
+	if v.empty() {
+		s.newResolver().check(ctx, &v, "routes", routes)
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -149,6 +157,7 @@ func (s *Server) StreamRoutes(stream fibdv1.Fib_StreamRoutesServer) error {
 		source string
 		resp   fibdv1.StreamRoutesResponse
 		added  = newKeyList()
+		hops   = s.newResolver()
 	)
 
 	for {
@@ -171,7 +180,7 @@ func (s *Server) StreamRoutes(stream fibdv1.Fib_StreamRoutesServer) error {
 			source = msg.GetSource()
 		}
 
-		s.streamMessage(source, msg, &resp, added)
+		s.streamMessage(stream.Context(), hops, source, msg, &resp, added)
 	}
 
 	if err := s.sync(stream.Context()); err != nil {
@@ -183,8 +192,10 @@ func (s *Server) StreamRoutes(stream fibdv1.Fib_StreamRoutesServer) error {
 	return stream.SendAndClose(&resp)
 }
 
-// streamMessage validates and applies one message of StreamRoutes.
-func (s *Server) streamMessage(source string, msg *fibdv1.StreamRoutesRequest, resp *fibdv1.StreamRoutesResponse, added *keyList) {
+// streamMessage validates and applies one message of StreamRoutes. A
+// message that fails validation, including next-hop resolution by hops,
+// changes nothing.
+func (s *Server) streamMessage(ctx context.Context, hops *resolver, source string, msg *fibdv1.StreamRoutesRequest, resp *fibdv1.StreamRoutesResponse, added *keyList) {
 	resp.Messages++
 	index := resp.Messages - 1
 
@@ -203,6 +214,10 @@ func (s *Server) streamMessage(source string, msg *fibdv1.StreamRoutesRequest, r
 	if v.empty() {
 		routes = s.parseRoutes(&v, source, "add", msg.GetAdd())
 		keys = parseKeys(&v, "delete", msg.GetDelete())
+	}
+
+	if v.empty() {
+		hops.check(ctx, &v, "add", routes)
 	}
 
 	if !v.empty() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fibd/fibd/api/fibdv1"
 	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/nexthop"
 )
 
 // Defaults of Config fields left at their zero value.
@@ -37,6 +38,13 @@ type Config struct {
 	// Devices reports whether an interface exists; routes naming another
 	// interface are rejected. Nil accepts every name.
 	Devices func(name string) bool
+
+	// Resolve completes a next hop the way the dataplane will (see
+	// fib.Dataplane.Resolve). Every distinct next hop of a request is
+	// resolved before the request changes the FIB, and a request with a
+	// hop that fails is rejected with INVALID_ARGUMENT, so a failed
+	// request leaves the installed routes alone. Nil skips the check.
+	Resolve func(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error)
 
 	// Verify compares the desired state with the kernel and returns one
 	// line per difference. Nil makes the Verify RPC return UNIMPLEMENTED.

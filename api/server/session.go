@@ -119,6 +119,15 @@ func (s *Server) sessionUpdate(stream fibdv1.Fib_SessionServer, state *sessionSt
 		keys = parseKeys(&v, "update.delete", u.GetDelete())
 	}
 
+	if v.empty() {
+		// A session lives for hours, so each update resolves afresh.
+		s.newResolver().check(stream.Context(), &v, "update.add", routes)
+	}
+
+	if err := stream.Context().Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+
 	if !v.empty() {
 		result.Code = uint32(codes.InvalidArgument)
 		result.Message = v.message()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
+	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
 	"github.com/fibd/fibd/nexthop"
 )
@@ -35,8 +37,12 @@ func (k *Kernel) Resolve(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, err
 		return hop, err
 	}
 
-	if r.Type != nlmsg.RTN_UNICAST {
-		return hop, fmt.Errorf("resolve next hop %s: the route to the gateway is of type %d, not unicast (a local address or a reject route)", hop, r.Type)
+	switch r.Type {
+	case nlmsg.RTN_UNICAST:
+	case nlmsg.RTN_LOCAL:
+		return hop, fmt.Errorf("resolve next hop %s: gateway %s is a local address of this host; use a neighbor's address", hop, hop.Gateway)
+	default:
+		return hop, fmt.Errorf("resolve next hop %s: the route to gateway %s is %s, not unicast", hop, hop.Gateway, fib.Type(r.Type))
 	}
 
 	device, err := k.links.name(ctx, r.OIF)
@@ -78,6 +84,10 @@ func (k *Kernel) routeGet(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, er
 	req := requestMessage(nlmsg.AppendRouteGet(nil, nlmsg.Header{}, hop.Gateway, 0))
 	msgs, err := k.execute(ctx, req)
 	if err != nil {
+		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+			return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: no route to gateway %s: %w", hop, hop.Gateway, err)
+		}
+
 		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route to the gateway: %w", hop, err)
 	}
 
