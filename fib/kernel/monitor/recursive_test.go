@@ -140,3 +140,28 @@ func TestRecursiveOwnRoute(t *testing.T) {
 
 	s.verifyClean(t)
 }
+
+// TestRecursiveAudit checks that the audit resolves gateways again: a
+// policy rule changes the resolution without a notification the monitor
+// follows.
+func TestRecursiveAudit(t *testing.T) {
+	s := newRecursiveStack(t)
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("route", "add", "192.0.2.0/24", "via", "198.51.100.2", "proto", "static")
+	s.ns.IP("route", "add", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static", "table", "100")
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.waitKernel(t, "install via v0", 5*time.Second, usesHops(p, viaV0))
+
+	// Let the re-resolution that the route in table 100 requested run
+	// first. Without the audit the route then stays on v0.
+	time.Sleep(300 * time.Millisecond)
+	s.ns.IP("rule", "add", "to", "192.0.2.0/24", "lookup", "100", "pref", "100")
+	time.Sleep(300 * time.Millisecond)
+	s.waitKernel(t, "still via v0", time.Second, usesHops(p, viaV0))
+
+	start := time.Now()
+	var st schedule
+	s.m.audit(t.Context(), &st)
+	took := s.waitKernelSince(t, start, "move to v2 after an audit", 5*time.Second, usesHops(p, viaV2))
+	t.Logf("audit: kernel route for %s moved %v after the start of the audit", p, took)
+}

@@ -143,7 +143,18 @@ func dumpLinks(netns int) ([]link, error) {
 
 // audit compares the kernel with the FIB and schedules a resync when they
 // differ.
+//
+// It first has the FIB resolve its gateways again. A resolution that went
+// stale without a notification (a rule change, a lost event) is part of
+// the FIB's expected state, so Verify cannot see it, but the re-resolution
+// programs the routes that use it again before the comparison.
 func (m *Monitor) audit(ctx context.Context, s *schedule) {
+	m.cfg.FIB.Reresolve()
+
+	m.mu.Lock()
+	m.status.Reresolves++
+	m.mu.Unlock()
+
 	// Changes in flight would show up as differences.
 	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
 	_ = m.cfg.FIB.Sync(syncCtx)
