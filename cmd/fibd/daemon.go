@@ -43,6 +43,7 @@ type daemon struct {
 	mu  sync.Mutex
 	cfg *config.Config
 
+	instance  *instanceLock
 	kernel    *kernel.Kernel
 	fib       *fib.FIB
 	monitor   *monitor.Monitor
@@ -82,6 +83,7 @@ func (d *daemon) start(ctx context.Context) error {
 		name string
 		fn   func(context.Context) error
 	}{
+		{"instance lock", d.lockInstance},
 		{"kernel", d.openKernel},
 		{"fib", d.newFIB},
 		{"monitor", d.newMonitor},
@@ -96,6 +98,19 @@ func (d *daemon) start(ctx context.Context) error {
 			return fmt.Errorf("start %s: %w", s.name, err)
 		}
 	}
+
+	return nil
+}
+
+// lockInstance makes sure that no other fibd with the same protocol runs
+// in this network namespace, before fibd reads or changes the kernel.
+func (d *daemon) lockInstance(context.Context) error {
+	lock, err := lockInstance(uint8(d.cfg.Kernel.Protocol))
+	if err != nil {
+		return err
+	}
+
+	d.instance = lock
 
 	return nil
 }
@@ -453,6 +468,13 @@ func (d *daemon) close() {
 	if d.kernel != nil {
 		if err := d.kernel.Close(); err != nil {
 			d.log.Warn("close kernel sockets failed", logging.Err(err))
+		}
+	}
+
+	// The lock goes last, after the flush on exit.
+	if d.instance != nil {
+		if err := d.instance.release(); err != nil {
+			d.log.Warn("release instance socket failed", logging.Err(err))
 		}
 	}
 }

@@ -71,3 +71,51 @@ func TestDaemonRejectedAdd(t *testing.T) {
 		t.Errorf("fibd verify after rejected adds: %v\n%s", err, out)
 	}
 }
+
+func TestDaemonSecondInstance(t *testing.T) {
+	netnstest.Privileged(t)
+
+	h := newRouterHarness(t, "")
+	first := h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway)
+	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(h.ns)) == 1 })
+	before := showRoute(h.ns)[0]
+
+	// The second instance has its own API socket, so only the instance
+	// lock stops it.
+	secondConfig := filepath.Join(t.TempDir(), "fibd2.yaml")
+	writeFile(t, secondConfig, fmt.Sprintf("kernel: {protocol-names-dir: \"\"}\napi: {socket: %s}\nmetrics: {address: \"\"}\n", filepath.Join(filepath.Dir(secondConfig), "fibd2.sock")))
+
+	start := time.Now()
+	second := startProcess(t, h.ns.Command(h.bin, "run", "--config", secondConfig))
+	select {
+	case <-second.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("second fibd still runs after 10s, want it to exit at start:\n%s", second.out)
+	}
+
+	if second.err == nil {
+		t.Errorf("second fibd exited with status 0, want a failure")
+	}
+
+	want := fmt.Sprintf("another fibd with protocol 201 runs in this network namespace (pid %d)", first.cmd.Process.Pid)
+	if !strings.Contains(second.out.String(), want) {
+		t.Errorf("second fibd output lacks %q:\n%s", want, second.out)
+	}
+
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("second fibd took %s to fail, want it to fail fast", elapsed)
+	}
+
+	if !first.running() {
+		t.Fatalf("first fibd exited: %v\n%s", first.err, first.out)
+	}
+
+	if routes := showRoute(h.ns); len(routes) != 1 || routes[0] != before {
+		t.Errorf("after the second start the kernel has %+v, want %+v kept", routes, before)
+	}
+
+	if out, err := h.client("verify"); err != nil {
+		t.Errorf("fibd verify on the first instance: %v\n%s", err, out)
+	}
+}
