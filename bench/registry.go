@@ -27,11 +27,12 @@ var (
 		{name: "bird", make: func() Contender { return NewBIRD() }, available: BIRDAvailable},
 		{name: "zebra", make: func() Contender { return NewZebra() }, available: ZebraAvailable},
 		{name: "fibd-bgp", make: func() Contender { return NewFibdBGP() }},
+		{name: "fibd-grpc", make: func() Contender { return NewFibdGRPC() }},
 	}
 )
 
 // Register adds a contender that another package provides (fibd's own, so
-// that this package does not depend on fibd's packages). Fast contenders
+// that this package does not depend on fibd's fib and kernel packages). Fast contenders
 // run in --short mode by default.
 func Register(name string, fast bool, make func() Contender, available func() string) {
 	registryMu.Lock()
