@@ -32,8 +32,8 @@ var (
 )
 
 // Register adds a contender that another package provides (fibd's own, so
-// that this package does not depend on fibd's fib and kernel packages). Fast contenders
-// run in --short mode by default.
+// that this package does not depend on fibd's fib and kernel packages).
+// Fast contenders run in --short mode by default.
 func Register(name string, fast bool, make func() Contender, available func() string) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
