@@ -300,9 +300,10 @@ func (f *FIB) sweepLocked() {
 // TODO: resolutions are never evicted, so every hop ever requested stays in
 // the cache and is resolved again by each Reresolve.
 type resolution struct {
-	hop nexthop.Hop
-	err error
-	at  time.Time
+	hop   nexthop.Hop   // the first of paths
+	paths []nexthop.Hop // every path of a multipath route to the gateway
+	err   error
+	at    time.Time
 }
 
 // hopsToResolveLocked lists the hops of the popped entries that need the
@@ -340,8 +341,9 @@ func (f *FIB) hopsToResolveLocked(popped []int32, now time.Time) []nexthop.Hop {
 func (f *FIB) resolve(ctx context.Context, hops []nexthop.Hop) map[nexthop.Hop]resolution {
 	out := make(map[nexthop.Hop]resolution, len(hops))
 	for _, h := range hops {
-		got, err := f.dp.Resolve(ctx, h)
-		out[h] = resolution{hop: got, err: err, at: time.Now()}
+		r := f.resolveHop(ctx, h)
+		r.at = time.Now()
+		out[h] = r
 	}
 
 	return out
@@ -351,7 +353,7 @@ func (f *FIB) storeResolutionsLocked(rs map[nexthop.Hop]resolution) {
 	for h, r := range rs {
 		old, had := f.hops[h]
 		f.hops[h] = r
-		if !had || old.hop != r.hop || (old.err == nil) != (r.err == nil) {
+		if !had || !sameResolution(old, r) {
 			// Cached resolved sets may hold the old result.
 			f.gen++
 		}
@@ -371,26 +373,31 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 	}
 
 	if need {
-		s.Members = make([]nexthop.Member, len(rs.set.Members))
-		for k, m := range rs.set.Members {
-			if needsResolve(m.Hop) {
-				r, ok := f.hops[m.Hop]
-				if !ok {
-					return nexthop.Set{}, errNotResolved(m.Hop)
-				}
-
-				if r.err != nil {
-					rs.err = &resolveError{err: r.err}
-
-					return nexthop.Set{}, rs.err
-				}
-
-				m.Hop = r.hop
+		for _, m := range rs.set.Members {
+			if !needsResolve(m.Hop) {
+				continue
 			}
 
-			s.Members[k] = m
+			r, ok := f.hops[m.Hop]
+			if !ok {
+				return nexthop.Set{}, errNotResolved(m.Hop)
+			}
+
+			if r.err != nil {
+				rs.err = &resolveError{err: r.err}
+
+				return nexthop.Set{}, rs.err
+			}
 		}
 
+		// A recursive hop becomes every path of the route to its gateway.
+		s.Members = expand(rs.set.Members, func(h nexthop.Hop) []nexthop.Hop {
+			if needsResolve(h) {
+				return f.hops[h].paths
+			}
+
+			return []nexthop.Hop{h}
+		})
 		s = s.Canonical()
 		if err := s.Validate(); err != nil {
 			return nexthop.Set{}, err
@@ -424,7 +431,7 @@ func (f *FIB) reresolveAll(ctx context.Context) {
 	changed := make(map[nexthop.Hop]bool)
 	for h, r := range results {
 		old := f.hops[h]
-		if old.hop != r.hop || (old.err == nil) != (r.err == nil) {
+		if !sameResolution(old, r) {
 			changed[h] = true
 		}
 	}

@@ -54,9 +54,9 @@ func (k *Kernel) Resolve(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, err
 		return hop, fmt.Errorf("resolve next hop %s: the route to the gateway has no known device (ifindex %d)", hop, r.OIF)
 	}
 
-	// TODO: When the route to the gateway has several paths, the kernel
-	// returns the one its hash picks for the gateway address, and the hop
-	// resolves to that path only.
+	// When the route to the gateway has several paths, the kernel returns
+	// the one its hash picks for the gateway address; ResolvePaths returns
+	// them all.
 	gateway := hop.Gateway
 	if r.Gateway.IsValid() {
 		gateway = r.Gateway

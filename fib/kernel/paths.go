@@ -1,0 +1,104 @@
+package kernel
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/fibd/fibd/fib"
+	"github.com/fibd/fibd/fib/kernel/nlmsg"
+	"github.com/fibd/fibd/nexthop"
+)
+
+var _ fib.PathResolver = (*Kernel)(nil)
+
+// ResolvePaths completes hop like Resolve, but returns every live path of
+// a multipath route to the gateway, in the kernel's order, so that a
+// recursive next hop spreads over all of them. The first path is the one
+// Resolve returns when the route has a single path.
+//
+// TODO: a route to the gateway that uses a nexthop object is reported as
+// its paths only with net.ipv4.nexthop_compat_mode on (the default); with
+// it off the hop resolves to the one path the kernel's hash picks.
+func (k *Kernel) ResolvePaths(ctx context.Context, hop nexthop.Hop) ([]nexthop.Hop, error) {
+	first, err := k.Resolve(ctx, hop)
+	if err != nil || hop.Device != "" {
+		return []nexthop.Hop{first}, err
+	}
+
+	r, err := k.routeMatch(ctx, hop)
+	if err != nil {
+		return nil, err
+	}
+
+	paths, err := k.livePaths(ctx, hop, r.Multipath)
+	if err != nil {
+		return nil, err
+	}
+
+	if len(paths) < 2 {
+		return []nexthop.Hop{first}, nil
+	}
+
+	return paths, nil
+}
+
+// routeMatch returns the route entry that the kernel matches for the
+// hop's gateway, with all its paths (RTM_F_FIB_MATCH), where routeGet
+// returns only the path the kernel picks.
+func (k *Kernel) routeMatch(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, error) {
+	b := nlmsg.AppendRouteGet(nil, nlmsg.Header{}, hop.Gateway, 0)
+
+	// rtm_flags follows the eight single-byte fields of struct rtmsg.
+	binary.NativeEndian.PutUint32(b[nlmsg.SizeofNlmsghdr+8:], nlmsg.RTM_F_FIB_MATCH)
+
+	msgs, err := k.execute(ctx, requestMessage(b))
+	if err != nil {
+		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route entry to the gateway: %w", hop, err)
+	}
+
+	for _, m := range msgs {
+		if m.Header.Type != nlmsg.RTM_NEWROUTE {
+			continue
+		}
+
+		var r nlmsg.Route
+		if err := r.UnmarshalBinary(m.Data); err != nil {
+			return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, err)
+		}
+
+		return r, nil
+	}
+
+	return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, errNoRoute)
+}
+
+// livePaths converts the paths of a multipath route to hops, leaving out
+// paths the kernel marks dead or link-down. A path without a gateway
+// reaches the hop's gateway directly.
+func (k *Kernel) livePaths(ctx context.Context, hop nexthop.Hop, multipath []nlmsg.NextHop) ([]nexthop.Hop, error) {
+	var paths []nexthop.Hop
+	for _, nh := range multipath {
+		if nh.Flags&(nlmsg.RTNH_F_DEAD|nlmsg.RTNH_F_LINKDOWN) != 0 {
+			continue
+		}
+
+		device, err := k.links.name(ctx, nh.OIF)
+		if err != nil {
+			return nil, fmt.Errorf("resolve next hop %s: %w", hop, err)
+		}
+
+		if device == "" {
+			continue
+		}
+
+		gateway := hop.Gateway
+		if nh.Gateway.IsValid() {
+			gateway = nh.Gateway
+		}
+
+		paths = append(paths, nexthop.Hop{Family: nexthop.FamilyOf(gateway), Gateway: gateway, Device: device})
+	}
+
+	return paths, nil
+}
