@@ -137,6 +137,14 @@ func TestRecursiveOwnRoute(t *testing.T) {
 	}
 
 	start = time.Now()
+	s.update(t, []fib.Route{route(cover.String(), viaV0, viaV2)})
+	took = s.waitKernelSince(t, start, "multipath", 5*time.Second, usesHops(p, viaV0, viaV2))
+	t.Logf("multipath: kernel route for %s updated %v after Update of %s", p, took, cover)
+	if took > time.Second {
+		t.Errorf("multipath: took %v, want under 1s", took)
+	}
+
+	start = time.Now()
 	s.f.Withdraw("test", []fib.Key{{Table: 254, Prefix: cover}})
 	took = s.waitKernelSince(t, start, "covering route withdrawn", 5*time.Second, hasNoRoute(p))
 	t.Logf("covering route withdrawn: kernel route for %s removed %v after Withdraw of %s", p, took, cover)
