@@ -193,24 +193,49 @@ func New(cfg Config) (*FIB, error) {
 // rejected route changes nothing. Accepted routes replace the same
 // source's earlier candidate for their key. The next hops need not be in
 // canonical order.
+//
+// A large Update offers its routes in chunks of updateChunk, taking the
+// lock for each, so that the loop programs the first routes while the
+// rest are offered. Sync after Update returns waits for all of them.
 func (f *FIB) Update(routes []Route) []error {
 	errs := make([]error, len(routes))
-	sets := make([]nexthop.Set, len(routes))
-	ends := make([]int, len(routes))
-	var keys []byte
+	var buf offerBuffers
+	for start := 0; start < len(routes); start += updateChunk {
+		end := min(start+updateChunk, len(routes))
+		f.offerChunk(routes[start:end], errs[start:end], &buf)
+	}
+
+	return errs
+}
+
+// updateChunk is the number of routes that Update offers under one hold
+// of the lock. It is small enough that the loop starts programming within
+// a few milliseconds of a large Update, and large enough that the lock is
+// taken a few hundred times for a million routes.
+const updateChunk = 4096
+
+// offerBuffers are the buffers of one Update, reused between its chunks.
+type offerBuffers struct {
+	sets []nexthop.Set
+	ends []int
+	keys []byte
+}
+
+// offerChunk validates routes, setting errs, and offers the valid ones as
+// one change for Sync.
+func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
+	sets, ends, keys := buf.sets[:0], buf.ends[:0], buf.keys[:0]
 
 	// Validate and key the sets before taking the lock.
 	for i, r := range routes {
 		r.NextHops = canonical(r.NextHops)
 		errs[i] = r.Validate()
-		sets[i] = r.NextHops
+		sets = append(sets, r.NextHops)
 		keys = nexthop.AppendSetKey(keys, r.NextHops)
-		ends[i] = len(keys)
+		ends = append(ends, len(keys))
 	}
 
 	f.mu.Lock()
-	defer f.mu.Unlock()
-
 	f.seq++
 	start := 0
 	for i, r := range routes {
@@ -223,8 +248,11 @@ func (f *FIB) Update(routes []Route) []error {
 	}
 
 	f.signal()
+	f.mu.Unlock()
 
-	return errs
+	// The sets may point to the caller's members: drop them.
+	clear(sets)
+	buf.sets, buf.ends, buf.keys = sets, ends, keys
 }
 
 // Withdraw removes a source's candidates for keys. Withdrawing a candidate
