@@ -117,8 +117,23 @@ func (h *child) Prepare(s bench.Scenario) error {
 	return h.open()
 }
 
-// Do performs a scenario and waits until the dataplane has applied it.
+// Do performs a scenario and waits until the dataplane has applied it,
+// profiled when profileEnv is set.
 func (h *child) Do(s bench.Scenario) error {
+	stop, err := startProfile(s)
+	if err != nil {
+		return err
+	}
+
+	err = h.do(s)
+	if perr := stop(); err == nil {
+		err = perr
+	}
+
+	return err
+}
+
+func (h *child) do(s bench.Scenario) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
