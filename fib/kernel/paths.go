@@ -17,26 +17,24 @@ var _ fib.PathResolver = (*Kernel)(nil)
 // recursive next hop spreads over all of them. The first path is the one
 // Resolve returns when the route has a single path.
 //
-// TODO: a route to the gateway that uses a nexthop object is reported as
-// its paths only with net.ipv4.nexthop_compat_mode on (the default); with
-// it off the hop resolves to the one path the kernel's hash picks.
+// TODO: the kernel reports the paths of a route that uses a nexthop object
+// only with net.ipv4.nexthop_compat_mode on (the default). With it off, a
+// hop through such a route resolves to the one path the kernel's hash picks.
 func (k *Kernel) ResolvePaths(ctx context.Context, hop nexthop.Hop) ([]nexthop.Hop, error) {
 	first, err := k.Resolve(ctx, hop)
 	if err != nil || hop.Device != "" {
 		return []nexthop.Hop{first}, err
 	}
 
+	// The path the kernel picks still serves when the route entry cannot
+	// be read, so an error of this second lookup is not the hop's.
 	r, err := k.routeMatch(ctx, hop)
 	if err != nil {
-		return nil, err
+		return []nexthop.Hop{first}, nil
 	}
 
 	paths, err := k.livePaths(ctx, hop, r.Multipath)
-	if err != nil {
-		return nil, err
-	}
-
-	if len(paths) < 2 {
+	if err != nil || len(paths) < 2 {
 		return []nexthop.Hop{first}, nil
 	}
 
