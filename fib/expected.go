@@ -33,11 +33,17 @@ type ExpectedRoute struct {
 
 	// Err is the key's last programming error, nil when in sync.
 	Err error
+
+	// Unresolved marks a selected route that has no live or resolvable
+	// next hop, so the FIB does not install it and Err says why. Its
+	// Route has no nexthop and NextHops is nil.
+	Unresolved bool
 }
 
 // Expected returns the state the FIB expects in the kernel: every selected
-// route that has a live next hop, every route adopted from a previous run
-// that is kept until the sweep, and every installed nexthop object.
+// route (those without a live next hop marked Unresolved), every route
+// adopted from a previous run that is kept until the sweep, and every
+// installed nexthop object.
 // Changes in flight show as differences from the kernel, so call Sync
 // first. It visits every key once with the lock held, and expands each
 // object once however many routes use it. The caller owns the slices
@@ -77,13 +83,19 @@ func (f *FIB) expectedRouteLocked(e *entry, expanded map[nexthop.ID][]nexthop.Me
 		}
 
 		return r, true
-	case !ok || e.flags&flagUnresolved != 0:
+	case !ok:
 		return ExpectedRoute{}, false
 	}
 
 	r := ExpectedRoute{
 		Route: KernelRoute{Table: k.Table, Prefix: k.Prefix, Metric: kernelMetric(k.Prefix, c.metric), Type: c.typ},
 		Err:   e.err,
+	}
+
+	if e.flags&flagUnresolved != 0 {
+		r.Unresolved = true
+
+		return r, true
 	}
 
 	if c.typ != TypeUnicast {

@@ -40,6 +40,10 @@ func TestExpected(t *testing.T) {
 			line += " err"
 		}
 
+		if r.Unresolved {
+			line += " unresolved"
+		}
+
 		lines = append(lines, line)
 	}
 
@@ -48,6 +52,7 @@ func TestExpected(t *testing.T) {
 		"192.0.2.0/25 table 254 metric 20 unicast nhid 3000000003 hops nexthop via 198.51.100.1 dev v0 weight 1 nexthop via 198.51.100.2 dev v0 weight 1",
 		"192.0.2.128/25 table 254 metric 20 unicast nhid 3000000003 hops nexthop via 198.51.100.1 dev v0 weight 1 nexthop via 198.51.100.2 dev v0 weight 1",
 		"198.51.100.128/25 table 254 metric 20 blackhole nhid 0 hops ",
+		"2001:db8:1::/48 table 254 metric 1024 unicast nhid 0 hops  err unresolved",
 		"203.0.113.0/25 table 254 metric 20 unicast nhid 0 hops via 203.0.113.3 dev v1 err",
 		"203.0.113.128/25 table 254 metric 20 unicast nhid 3000000004 hops via 203.0.113.3 dev v1",
 	}

@@ -119,3 +119,28 @@ func TestDaemonSecondInstance(t *testing.T) {
 		t.Errorf("fibd verify on the first instance: %v\n%s", err, out)
 	}
 }
+
+func TestDaemonVerifyUnresolved(t *testing.T) {
+	netnstest.Privileged(t)
+
+	h := newRouterHarness(t, "")
+	h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway, "dev", "up0")
+	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(h.ns)) == 1 })
+
+	// The link going down takes the only next hop with it.
+	h.ns.IP("link", "set", "up0", "down")
+	want := "missing route " + testPrefix + " table 254 metric 0: unresolved"
+
+	var out string
+	waitFor(t, "verify to list the unresolved route", 10*time.Second, func() bool {
+		var err error
+		out, err = h.client("verify")
+
+		return err != nil && strings.Contains(out, want)
+	})
+
+	if !strings.Contains(out, "not in sync: 1 differences") {
+		t.Errorf("verify output:\n%s\nwant one difference", out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -363,6 +364,26 @@ func TestVerifyExit(t *testing.T) {
 	want := "not in sync: 1 differences\n  missing route 192.0.2.0/24 table 254\n"
 	if code != 1 || out != want {
 		t.Errorf("not in sync: exit %d, output %q; want 1, %q", code, out, want)
+	}
+
+	many := make([]string, verifyLines+3)
+	for i := range many {
+		many[i] = fmt.Sprintf("missing route 192.0.2.%d/32 table 254 metric 20: unresolved: no live next hop", i)
+	}
+
+	f.verify = &fibdv1.VerifyResponse{Differences: many}
+	_, out, _ = runCLI(Verify, "--socket", socket)
+	if lines := strings.Count(out, "\n"); lines != verifyLines+2 {
+		t.Errorf("capped output has %d lines, want %d", lines, verifyLines+2)
+	}
+
+	if !strings.HasSuffix(out, "  ... and 3 more differences (fibd verify --all lists every one)\n") {
+		t.Errorf("capped output does not end with the count of the others:\n%s", out)
+	}
+
+	_, out, _ = runCLI(Verify, "--socket", socket, "--all")
+	if lines := strings.Count(out, "\n"); lines != len(many)+1 {
+		t.Errorf("output with --all has %d lines, want %d", lines, len(many)+1)
 	}
 }
 

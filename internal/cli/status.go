@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -18,11 +19,16 @@ const nexthopUsage = `usage: fibd nexthop list [--socket PATH] [--json] [--timeo
 const statusUsage = `usage: fibd status [--socket PATH] [--json] [--timeout DURATION]
 `
 
-const verifyUsage = `usage: fibd verify [--socket PATH] [--json] [--timeout DURATION]
+const verifyUsage = `usage: fibd verify [--socket PATH] [--json] [--timeout DURATION] [--all]
 
 Exits with 1 and lists the differences when the kernel is not in sync
-with fibd's desired state.
+with fibd's desired state. Without --all or --json it prints the first
+100 differences and the count of the others.
 `
+
+// verifyLines is the number of differences that fibd verify prints
+// without --all.
+const verifyLines = 100
 
 // Nexthop runs `fibd nexthop list` and returns the exit code.
 func Nexthop(args []string, stdout, stderr io.Writer) int {
@@ -167,7 +173,10 @@ func sessionText(s *fibdv1.SessionInfo) string {
 // with the differences listed otherwise.
 func Verify(args []string, stdout, stderr io.Writer) int {
 	c := &command{name: "verify", usage: verifyUsage, stdout: stdout, stderr: stderr}
-	words, ok := c.parse(args, nil)
+	all := false
+	words, ok := c.parse(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&all, "all", false, "print every difference")
+	})
 	if !ok {
 		return exitUsage
 	}
@@ -185,7 +194,12 @@ func Verify(args []string, stdout, stderr io.Writer) int {
 		if c.opts.json {
 			c.printJSON(resp)
 		} else {
-			writeVerify(stdout, resp)
+			limit := verifyLines
+			if all {
+				limit = len(resp.GetDifferences())
+			}
+
+			writeVerify(stdout, resp, limit)
 		}
 
 		if !resp.GetInSync() {
@@ -196,15 +210,22 @@ func Verify(args []string, stdout, stderr io.Writer) int {
 	})
 }
 
-func writeVerify(w io.Writer, resp *fibdv1.VerifyResponse) {
+// writeVerify prints the outcome of a verify with at most limit
+// differences, and the count of the others.
+func writeVerify(w io.Writer, resp *fibdv1.VerifyResponse, limit int) {
 	if resp.GetInSync() {
 		fmt.Fprintln(w, "in sync: the kernel holds fibd's desired state")
 
 		return
 	}
 
-	fmt.Fprintf(w, "not in sync: %d differences\n", len(resp.GetDifferences()))
-	for _, d := range resp.GetDifferences() {
+	diffs := resp.GetDifferences()
+	fmt.Fprintf(w, "not in sync: %d differences\n", len(diffs))
+	for _, d := range diffs[:min(limit, len(diffs))] {
 		fmt.Fprintln(w, "  "+d)
+	}
+
+	if more := len(diffs) - limit; more > 0 {
+		fmt.Fprintf(w, "  ... and %d more differences (fibd verify --all lists every one)\n", more)
 	}
 }

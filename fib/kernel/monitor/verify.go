@@ -25,9 +25,11 @@ type Report struct {
 }
 
 // Verify dumps the kernel and compares it with the FIB's expected state
-// (FIB.Expected). Every selected, resolvable route must be installed with
-// the expected type, metric and next hops, and so must every route
-// adopted from a previous run that is kept until the sweep. Every nexthop object that the FIB has installed must exist
+// (FIB.Expected). Every selected route must be installed with the
+// expected type, metric and next hops, and so must every route adopted
+// from a previous run that is kept until the sweep. A selected route that
+// is unresolved, or whose last change failed, is a difference with the
+// FIB's reason. Every nexthop object that the FIB has installed must exist
 // with the same content. Every route and object of fibd's protocol in the
 // kernel must be expected by the FIB. Changes in flight show up as
 // differences, so call the FIB's Sync first for a stable result.
@@ -44,6 +46,15 @@ func (m *Monitor) Verify(ctx context.Context) (Report, error) {
 		Routes:      len(snap.Routes),
 		Nexthops:    len(snap.Nexthops),
 	}, nil
+}
+
+// errText returns err's text, or fallback when err is nil.
+func errText(err error, fallback string) string {
+	if err == nil {
+		return fallback
+	}
+
+	return err.Error()
 }
 
 // routeID identifies a route in the kernel.
@@ -85,10 +96,36 @@ func diff(want fib.ExpectedState, got fib.Snapshot) []string {
 }
 
 // diffRoute compares one expected route with the kernel and removes the
-// kernel's route from kernelRoutes.
+// kernel's route from kernelRoutes. A route the FIB selected but could not
+// install is a difference too: an unresolved one always, and a failed one
+// (a conflict, a kernel error) when the kernel still holds an older route
+// that matches what the FIB installed before.
 func diffRoute(out []string, want fib.ExpectedRoute, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
 	r := want.Route
 	id := routeID{r.Table, r.Prefix, normalMetric(r.Prefix, r.Metric)}
+	if want.Unresolved {
+		reason := errText(want.Err, "no live next hop")
+		if _, ok := kernelRoutes[id]; ok {
+			delete(kernelRoutes, id)
+
+			return append(out, fmt.Sprintf("%s is in the kernel, but unresolved in the FIB: %s", id, reason))
+		}
+
+		return append(out, fmt.Sprintf("missing %s: unresolved: %s", id, reason))
+	}
+
+	before := len(out)
+	out = diffInstalledRoute(out, id, want, kernelRoutes, kernelObjects, fibObjects)
+	if len(out) == before && want.Err != nil {
+		out = append(out, fmt.Sprintf("failed %s: %v; the kernel keeps the route installed before", id, want.Err))
+	}
+
+	return out
+}
+
+// diffInstalledRoute compares the kernel's route for id with want.
+func diffInstalledRoute(out []string, id routeID, want fib.ExpectedRoute, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
+	r := want.Route
 	kr, ok := kernelRoutes[id]
 	if !ok {
 		if want.Err != nil {

@@ -140,6 +140,27 @@ func TestDiff(t *testing.T) {
 			d.Routes[0].Route.Nexthop = 0
 			d.Routes[0].NextHops[0].Hop.Device = ""
 		}, nil},
+		{"unresolved route", func(d *fib.ExpectedState, s *fib.Snapshot) {
+			d.Routes[0] = fib.ExpectedRoute{
+				Route:      fib.KernelRoute{Table: 254, Prefix: d.Routes[0].Route.Prefix, Metric: 20, Type: fib.TypeUnicast},
+				Err:        errors.New("no live next hop"),
+				Unresolved: true,
+			}
+			s.Routes = s.Routes[1:]
+		}, []string{"missing route 203.0.113.0/26 table 254 metric 20: unresolved: no live next hop"}},
+		{"unresolved route without error", func(d *fib.ExpectedState, s *fib.Snapshot) {
+			d.Routes[0].Unresolved, d.Routes[0].Route.Nexthop, d.Routes[0].NextHops = true, 0, nil
+			s.Routes = s.Routes[1:]
+		}, []string{"missing route 203.0.113.0/26 table 254 metric 20: unresolved: no live next hop"}},
+		{"unresolved route still in the kernel", func(d *fib.ExpectedState, _ *fib.Snapshot) {
+			d.Routes[0].Unresolved, d.Routes[0].Route.Nexthop, d.Routes[0].NextHops = true, 0, nil
+		}, []string{"route 203.0.113.0/26 table 254 metric 20 is in the kernel, but unresolved in the FIB: no live next hop"}},
+		{"failed change keeps older route", func(d *fib.ExpectedState, _ *fib.Snapshot) {
+			d.Routes[0].Err = errors.New("create nexthop 3000000004: no such device")
+		}, []string{"failed route 203.0.113.0/26 table 254 metric 20: create nexthop 3000000004: no such device; the kernel keeps the route installed before"}},
+		{"conflict on own route", func(d *fib.ExpectedState, _ *fib.Snapshot) {
+			d.Routes[1].Err = errors.New("the route exists with another owner")
+		}, []string{"failed route 203.0.113.64/26 table 254 metric 20: the route exists with another owner; the kernel keeps the route installed before"}},
 		{"IPv6 default metric", func(d *fib.ExpectedState, s *fib.Snapshot) {
 			p := netip.MustParsePrefix("2001:db8:1::/48")
 			d.Routes = append(d.Routes, fib.ExpectedRoute{Route: fib.KernelRoute{Table: 254, Prefix: p, Type: fib.TypeBlackhole}})
