@@ -177,3 +177,26 @@ func TestRecursiveAudit(t *testing.T) {
 	took := s.waitKernelSince(t, start, "move to v2 after an audit", 5*time.Second, usesHops(p, viaV2))
 	t.Logf("audit: kernel route for %s moved %v after the start of the audit", p, took)
 }
+
+// TestRecursiveForeignNexthop follows a covering route of another owner
+// whose nexthop object is replaced in place. Linux 6.18 announces the
+// routes that use the object too, even with nexthop_compat_mode off.
+func TestRecursiveForeignNexthop(t *testing.T) {
+	s := newRecursiveStack(t)
+	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "0")
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
+	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "77", "proto", "static")
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.waitKernel(t, "install via v0", 5*time.Second, usesHops(p, viaV0))
+
+	start := time.Now()
+	s.ns.IP("nexthop", "replace", "id", "77", "via", "203.0.113.2", "dev", "v2", "proto", "static")
+	took := s.waitKernelSince(t, start, "move to v2", 5*time.Second, usesHops(p, viaV2))
+	t.Logf("move to v2: kernel route for %s updated %v after `ip nexthop replace id 77`", p, took)
+	if took > time.Second {
+		t.Errorf("move to v2: took %v, want under 1s", took)
+	}
+
+	s.verifyClean(t)
+}
