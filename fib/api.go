@@ -462,9 +462,19 @@ type Event struct {
 
 // Stats are counters of the FIB.
 type Stats struct {
-	Routes        int // keys with a selected candidate
-	Installed     int
-	Failed        int // keys whose last try failed, conflicts included
+	Routes    int // keys with a selected candidate
+	Installed int // keys with a route in the kernel, Adopted included
+
+	// Adopted counts routes installed by a previous run that no source
+	// offers yet, kept until the sweep (see Config.Hold). Routes does not
+	// count them.
+	Adopted int
+
+	// Failed, Unresolved and Conflicts count the selected keys that are
+	// not installed as selected, each key in one of them: without a live
+	// next hop (Unresolved), held by another owner (Conflicts), or whose
+	// last try failed otherwise (Failed).
+	Failed        int
 	Unresolved    int
 	Nexthops      int
 	Groups        int

@@ -70,9 +70,21 @@ func TestExpected(t *testing.T) {
 		t.Errorf("expected nexthops = %v, want %v", ids, want)
 	}
 
+	// The route kept from the previous run counts as adopted, not as
+	// selected.
+	h.checkStats()
+	if st := h.fib.Stats(); st.Adopted != 1 || st.Routes != 5 || st.Installed != 4 {
+		t.Errorf("stats adopted/routes/installed = %d/%d/%d, want 1/5/4", st.Adopted, st.Routes, st.Installed)
+	}
+
 	// After the sweep, the route no source offers is not expected any more.
 	h.fib.Converged("bgp")
 	h.sync()
+	h.checkStats()
+	if st := h.fib.Stats(); st.Adopted != 0 {
+		t.Errorf("stats adopted after the sweep = %d, want 0", st.Adopted)
+	}
+
 	for _, r := range h.fib.Expected().Routes {
 		if r.Route.Prefix == netip.MustParsePrefix("203.0.113.128/25") {
 			t.Errorf("swept route still expected: %+v", r)

@@ -16,6 +16,10 @@ const maxLastErrors = 10
 type counters struct {
 	routes, installed, failed, unresolved, conflicts int
 
+	// adopted counts installed routes from a previous run that no source
+	// offers, kept until the sweep.
+	adopted int
+
 	sources  map[string]int
 	tables   map[uint32]int
 	families map[nexthop.Family]int
@@ -54,15 +58,18 @@ func (f *FIB) countLocked(e *entry, d int) {
 		c.installed += d
 	}
 
+	if e.inst.ok && e.flags&flagAdopted != 0 && !e.hasFirst {
+		c.adopted += d
+	}
+
+	// Each key counts in one of these states at most.
 	switch {
 	case e.flags&flagUnresolved != 0:
 		c.unresolved += d
+	case e.flags&flagConflict != 0:
+		c.conflicts += d
 	case e.err != nil:
 		c.failed += d
-	}
-
-	if e.flags&flagConflict != 0 {
-		c.conflicts += d
 	}
 }
 
@@ -80,6 +87,12 @@ func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int
 	c.routes += d
 	addCount(c.tables, e.ck.table, d)
 	addCount(c.families, e.ck.family(), d)
+
+	// An adopted route that gains its first candidate is selected now,
+	// and one that loses its last is adopted again.
+	if e.inst.ok && e.flags&flagAdopted != 0 {
+		c.adopted -= d
+	}
 }
 
 func addCount[K comparable](m map[K]int, k K, d int) {
@@ -126,6 +139,7 @@ func (f *FIB) statsLocked() Stats {
 	return Stats{
 		Routes:         f.count.routes,
 		Installed:      f.count.installed,
+		Adopted:        f.count.adopted,
 		Failed:         f.count.failed,
 		Unresolved:     f.count.unresolved,
 		Nexthops:       hops,

@@ -2457,7 +2457,12 @@ type StatusResponse struct {
 	// extra holds status lines of other components, such as BGP.
 	Extra map[string]string `protobuf:"bytes,19,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// conflicts counts keys whose route another owner holds in the kernel.
-	Conflicts     uint64 `protobuf:"varint,20,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// A key counts in at most one of failed, unresolved and conflicts.
+	Conflicts uint64 `protobuf:"varint,20,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// adopted counts routes installed by a previous run that no source
+	// offers yet, kept until the sources converge or the hold times out.
+	// routes does not count them; installed does.
+	Adopted       uint64 `protobuf:"varint,21,opt,name=adopted,proto3" json:"adopted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2628,6 +2633,13 @@ func (x *StatusResponse) GetExtra() map[string]string {
 func (x *StatusResponse) GetConflicts() uint64 {
 	if x != nil {
 		return x.Conflicts
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetAdopted() uint64 {
+	if x != nil {
+		return x.Adopted
 	}
 	return 0
 }
@@ -2956,7 +2968,7 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\rStatusRequest\"3\n" +
 	"\x05Count\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06routes\x18\x02 \x01(\x04R\x06routes\"\x8d\x06\n" +
+	"\x06routes\x18\x02 \x01(\x04R\x06routes\"\xa7\x06\n" +
 	"\x0eStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x121\n" +
@@ -2981,7 +2993,8 @@ const file_fibd_v1_fibd_proto_rawDesc = "" +
 	"\rrecent_errors\x18\x11 \x03(\tR\frecentErrors\x120\n" +
 	"\bsessions\x18\x12 \x03(\v2\x14.fibd.v1.SessionInfoR\bsessions\x128\n" +
 	"\x05extra\x18\x13 \x03(\v2\".fibd.v1.StatusResponse.ExtraEntryR\x05extra\x12\x1c\n" +
-	"\tconflicts\x18\x14 \x01(\x04R\tconflicts\x1a8\n" +
+	"\tconflicts\x18\x14 \x01(\x04R\tconflicts\x12\x18\n" +
+	"\aadopted\x18\x15 \x01(\x04R\aadopted\x1a8\n" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -23,6 +23,7 @@ func (s *Server) Status(_ context.Context, _ *fibdv1.StatusRequest) (*fibdv1.Sta
 		Uptime:       durationpb.New(time.Since(s.started).Truncate(time.Second)),
 		Routes:       uint64(st.Routes),
 		Installed:    uint64(st.Installed),
+		Adopted:      uint64(st.Adopted),
 		Failed:       uint64(st.Failed),
 		Unresolved:   uint64(st.Unresolved),
 		Pending:      uint64(st.Pending),

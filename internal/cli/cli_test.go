@@ -136,7 +136,7 @@ func (f *fakeFib) ListNexthops(_ *fibdv1.ListNexthopsRequest, stream fibdv1.Fib_
 func (f *fakeFib) Status(context.Context, *fibdv1.StatusRequest) (*fibdv1.StatusResponse, error) {
 	return &fibdv1.StatusResponse{
 		Version: "v0.1.0", Uptime: durationpb.New(3723e9), KernelSync: "in-sync",
-		Routes: 2, Installed: 1, Failed: 1, Nexthops: 2, Groups: 1, Ops: 7,
+		Routes: 2, Installed: 4, Adopted: 3, Failed: 1, Nexthops: 2, Groups: 1, Ops: 7,
 		BySource: []*fibdv1.Count{{Name: "cli", Routes: 2}},
 		ByTable:  []*fibdv1.Count{{Name: "100", Routes: 1}, {Name: "254", Routes: 1}},
 		Extra:    map[string]string{"bgp": "2 peers, 2 established"},
@@ -338,7 +338,8 @@ func TestStatusText(t *testing.T) {
 	want := `version     v0.1.0
 uptime      1h2m3s
 kernel      in-sync
-routes      2 (installed 1, failed 1, unresolved 0, pending 0, conflicts 0)
+routes      2 selected (installed 1, failed 1, unresolved 0, conflicts 0, pending 0)
+adopted     3 routes from the previous run, held until the sources converge
 nexthops    2 (groups 1)
 operations  7 (errors 0)
 source cli  2 routes

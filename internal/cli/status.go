@@ -119,7 +119,11 @@ func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
 		line("kernel", "%s", st.GetKernelSync())
 	}
 
-	line("routes", "%d (installed %d, failed %d, unresolved %d, pending %d, conflicts %d)", st.GetRoutes(), st.GetInstalled(), st.GetFailed(), st.GetUnresolved(), st.GetPending(), st.GetConflicts())
+	line("routes", "%s", routesText(st))
+	if n := st.GetAdopted(); n > 0 {
+		line("adopted", "%d routes from the previous run, held until the sources converge", n)
+	}
+
 	line("nexthops", "%d (groups %d)", st.GetNexthops(), st.GetGroups())
 	line("operations", "%d (errors %d)", st.GetOps(), st.GetOpErrors())
 
@@ -154,6 +158,15 @@ func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
 	}
 
 	tw.Flush()
+}
+
+// routesText describes the selected routes by state. Installed counts
+// the adopted routes too, which the adopted line shows apart.
+func routesText(st *fibdv1.StatusResponse) string {
+	installed := st.GetInstalled() - min(st.GetAdopted(), st.GetInstalled())
+
+	return fmt.Sprintf("%d selected (installed %d, failed %d, unresolved %d, conflicts %d, pending %d)",
+		st.GetRoutes(), installed, st.GetFailed(), st.GetUnresolved(), st.GetConflicts(), st.GetPending())
 }
 
 func sessionText(s *fibdv1.SessionInfo) string {
