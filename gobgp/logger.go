@@ -84,7 +84,7 @@ func (l *gobgpLogger) Info(msg string, fields gobgplog.Fields) {
 // goroutine when the session leaves the established state (fsm.go), with
 // the neighbor address as field "Key". It comes before GoBGP's main loop
 // removes the session's paths and then reports the new state, which takes
-// seconds for a full table; the line is the earliest sign of the loss.
+// seconds for a full table, so the line is the earliest sign of the loss.
 const peerDownMessage = "Peer Down"
 
 func (l *gobgpLogger) peerDown(fields gobgplog.Fields) {

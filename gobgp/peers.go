@@ -294,11 +294,11 @@ func (ps *peers) converged() bool {
 }
 
 // resynced reports whether every configured neighbor's routes are back in
-// the speaker's table after a reconnection at connected: each session is
-// established and has sent End-of-RIB for each family, or was already
-// established a second before the connection (so its routes were in the
-// first event), or, when quiet is set, has been established for
-// resyncSettle.
+// the speaker's table after a reconnection at connected. Each session must
+// be established and have sent End-of-RIB for each family. A session
+// established a second before the connection counts too, because its
+// routes were in the first event. With quiet set, so does a session
+// established for resyncSettle.
 func (ps *peers) resynced(connected time.Time, quiet bool, now time.Time) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()

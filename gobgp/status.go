@@ -92,7 +92,7 @@ type PeerStatus struct {
 }
 
 // Status returns a snapshot of the source. It queries the speaker for the
-// neighbors' path counters, waiting at most 2 seconds; without an answer
+// neighbors' path counters, waiting at most 2 seconds. Without a reply
 // by then, Received and Accepted are zero.
 func (s *Source) Status() Status {
 	return s.status(true)
@@ -197,7 +197,7 @@ func (t *table) peerRoutes(peer netip.Addr) (int, time.Time) {
 
 // queryPeers lists the speaker's neighbors, waiting at most
 // statusQueryTimeout. The embedded speaker of GoBGP v3.37.0 ignores the
-// context of ListPeer and answers only when its main loop is free, which
+// context of ListPeer and replies only when its main loop is free, which
 // takes seconds while it removes a lost session's full table. The query
 // then goes on in the background, and Status skips the counters until it
 // ends rather than start another one.
