@@ -470,6 +470,10 @@ type Stats struct {
 	// count them.
 	Adopted int
 
+	// Sweep describes the end of the hold on adopted routes; its At is
+	// zero while the hold lasts.
+	Sweep Sweep
+
 	// Failed, Unresolved and Conflicts count the selected keys that are
 	// not installed as selected, each key in one of them: without a live
 	// next hop (Unresolved), held by another owner (Conflicts), or whose

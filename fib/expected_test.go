@@ -77,12 +77,20 @@ func TestExpected(t *testing.T) {
 		t.Errorf("stats adopted/routes/installed = %d/%d/%d, want 1/5/4", st.Adopted, st.Routes, st.Installed)
 	}
 
+	if sw := h.fib.Stats().Sweep; !sw.At.IsZero() {
+		t.Errorf("sweep before the source converged: %+v", sw)
+	}
+
 	// After the sweep, the route no source offers is not expected any more.
 	h.fib.Converged("bgp")
 	h.sync()
 	h.checkStats()
 	if st := h.fib.Stats(); st.Adopted != 0 {
 		t.Errorf("stats adopted after the sweep = %d, want 0", st.Adopted)
+	}
+
+	if sw := h.fib.Stats().Sweep; sw.At.IsZero() || sw.Routes != 1 || sw.TimedOut {
+		t.Errorf("sweep = %+v, want one route swept after the source converged", sw)
 	}
 
 	for _, r := range h.fib.Expected().Routes {

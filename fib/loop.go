@@ -286,6 +286,7 @@ func (f *FIB) retryingLocked(it retryItem) (*entry, bool) {
 // sweepLocked ends the hold on what a previous run left: adopted objects
 // are released and adopted routes that no source wants are deleted.
 func (f *FIB) sweepLocked() {
+	f.recordSweepLocked(time.Now())
 	f.hold.swept = true
 	f.table.ReleaseHeld()
 	f.eachLocked(func(i int32, e *entry) {

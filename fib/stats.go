@@ -140,6 +140,7 @@ func (f *FIB) statsLocked() Stats {
 		Routes:         f.count.routes,
 		Installed:      f.count.installed,
 		Adopted:        f.count.adopted,
+		Sweep:          f.hold.sweep,
 		Failed:         f.count.failed,
 		Unresolved:     f.count.unresolved,
 		Nexthops:       hops,
@@ -181,6 +182,31 @@ type holdState struct {
 	since     time.Time // first Reconcile
 	adopted   bool      // Reconcile was called
 	swept     bool
+	sweep     Sweep // set by the sweep, for Stats
+}
+
+// Sweep describes the end of the hold on routes adopted from a previous
+// run (see Config.Hold).
+type Sweep struct {
+	// At is when the hold ended, zero while it lasts.
+	At time.Time
+
+	// Routes counts the adopted routes that no source offered again,
+	// which the sweep deletes.
+	Routes int
+
+	// TimedOut is set when Config.HoldTimeout ended the hold, not the
+	// convergence of the held sources.
+	TimedOut bool
+}
+
+// recordSweepLocked records the sweep that starts now for Stats.
+func (f *FIB) recordSweepLocked(now time.Time) {
+	f.hold.sweep = Sweep{
+		At:       now,
+		Routes:   f.count.adopted,
+		TimedOut: !now.Before(f.hold.since.Add(f.cfg.HoldTimeout)),
+	}
 }
 
 func newHoldState(sources []string) holdState {

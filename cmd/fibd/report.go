@@ -55,6 +55,10 @@ func (r *reporter) observe(log *slog.Logger, st fib.Stats, ms monitor.Status) st
 			"conflicts", st.Conflicts, "last_errors", lastN(st.LastErrors, 3))
 	}
 
+	if n := ms.Overruns - r.monitor.Overruns; n > 0 {
+		log.Warn("kernel notifications lost, resync scheduled; raise kernel.read-buffer if this repeats", "overruns", n, "overruns_total", ms.Overruns)
+	}
+
 	if ms.Resyncs > r.monitor.Resyncs {
 		log.Info("kernel resynced", "resyncs", ms.Resyncs-r.monitor.Resyncs, "reason", ms.LastResyncReason, "duration", ms.LastResync.String())
 	}
@@ -63,9 +67,26 @@ func (r *reporter) observe(log *slog.Logger, st fib.Stats, ms monitor.Status) st
 		log.Warn("kernel sync failed", logging.KeyError, ms.LastError)
 	}
 
+	if !st.Sweep.At.IsZero() && r.fib.Sweep.At.IsZero() {
+		logSweep(log, st.Sweep)
+	}
+
 	r.fib, r.monitor = st, ms
 
 	return fmt.Sprintf("%d routes installed, %d failed, %d unresolved, kernel %s", st.Installed, st.Failed, st.Unresolved, ms.State)
+}
+
+// logSweep logs the end of the hold on the routes adopted at start.
+func logSweep(log *slog.Logger, sw fib.Sweep) {
+	if sw.TimedOut {
+		log.Warn("hold timed out before every held source converged, deleting the adopted routes no source offered again",
+			"routes", sw.Routes, "at", sw.At.Format(time.RFC3339))
+
+		return
+	}
+
+	log.Info("held sources converged, deleting the adopted routes no source offered again",
+		"routes", sw.Routes, "at", sw.At.Format(time.RFC3339))
 }
 
 // lastN returns the last n entries of list.

@@ -26,7 +26,8 @@ func TestReporterObserve(t *testing.T) {
 	}
 
 	st := fib.Stats{Installed: 4, Failed: 1, OpErrors: 2, LastErrors: []string{"a", "b", "c", "add route 198.51.100.0/24 table 254: file exists"}}
-	ms := monitor.Status{State: "in-sync", Resyncs: 1, LastResyncReason: "overrun", LastResync: time.Second, LastError: "dump: interrupted"}
+	st.Sweep = fib.Sweep{At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Routes: 152627, TimedOut: true}
+	ms := monitor.Status{State: "in-sync", Overruns: 2, Resyncs: 1, LastResyncReason: "overrun", LastResync: time.Second, LastError: "dump: interrupted"}
 	r.observe(log, st, ms)
 
 	out := buf.String()
@@ -35,6 +36,8 @@ func TestReporterObserve(t *testing.T) {
 		`last_errors="[b c add route 198.51.100.0/24 table 254: file exists]"`,
 		`msg="kernel resynced" resyncs=1 reason=overrun duration=1s`,
 		`msg="kernel sync failed" error="dump: interrupted"`,
+		`raise kernel.read-buffer if this repeats" overruns=2 overruns_total=2`,
+		`msg="hold timed out before every held source converged, deleting the adopted routes no source offered again" routes=152627 at=2026-01-02T03:04:05Z`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
