@@ -51,7 +51,10 @@ func (v *violations) empty() bool {
 func (v *violations) message() string {
 	first := v.list[0]
 	msg := first.field + ": " + first.description
-	if v.total > 1 {
+	switch {
+	case v.total == 2:
+		msg += " (and 1 more problem)"
+	case v.total > 2:
 		msg += fmt.Sprintf(" (and %d more problems)", v.total-1)
 	}
 

@@ -80,6 +80,8 @@ func (s *Server) parseMember(v *violations, field string, prefix netip.Prefix, h
 		hop.Family = nexthop.FamilyOf(hop.Gateway)
 	case hop.Device != "":
 		hop.Family = nexthop.FamilyOf(prefix.Addr())
+	case h.GetGateway() != "":
+		// parseGateway reported the invalid gateway.
 	default:
 		v.add(field, "next hop has neither gateway nor device; set at least one")
 	}

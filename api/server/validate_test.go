@@ -185,3 +185,32 @@ func checkInvalid(t *testing.T, err error, want []string) {
 		t.Errorf("BadRequest fields = %v, want the first to start the message %q", fields, st.Message())
 	}
 }
+
+func TestInvalidGatewayOnly(t *testing.T) {
+	h := newHarness(t, Config{})
+
+	_, err := h.client.AddRoutes(testContext(t), &fibdv1.AddRoutesRequest{Source: "ctl", Routes: []*fibdv1.Route{
+		{Prefix: "192.0.2.0/24", Nexthops: []*fibdv1.Nexthop{{Gateway: "198.51.100.999"}}},
+	}})
+	checkInvalid(t, err, []string{"routes[0].nexthops[0].gateway", `invalid gateway "198.51.100.999"`})
+
+	for _, unwanted := range []string{"neither gateway nor device", "more problem"} {
+		if strings.Contains(err.Error(), unwanted) {
+			t.Errorf("error %q reports %q besides the invalid gateway", err, unwanted)
+		}
+	}
+}
+
+func TestViolationsCount(t *testing.T) {
+	var v violations
+	v.add("a", "first")
+	v.add("b", "second")
+	if got := v.message(); got != "a: first (and 1 more problem)" {
+		t.Errorf("message = %q", got)
+	}
+
+	v.add("c", "third")
+	if got := v.message(); got != "a: first (and 2 more problems)" {
+		t.Errorf("message = %q", got)
+	}
+}

@@ -399,6 +399,7 @@ func TestUsageErrors(t *testing.T) {
 		{Route, []string{"add"}, "missing prefix"},
 		{Route, []string{"add", "192.0.2.0/24", "via"}, "missing value after via"},
 		{Route, []string{"add", "192.0.2.0/24", "--bogus"}, "flag provided but not defined: -bogus"},
+		{Route, []string{"add", "192.0.2.0/24", "via", "198.51.100.2", "weight", "-1"}, "invalid weight -1: use 1 to 65535"},
 		{Route, []string{"del", "192.0.2.0/24", "metric", "5"}, `unexpected argument "metric"`},
 		{Route, []string{"list", "family", "ipx"}, `unknown family "ipx"`},
 		{Nexthop, nil, "missing subcommand list"},

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,7 +88,9 @@ func (c *command) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, 
 			break
 		}
 
-		if !strings.HasPrefix(arg, "-") || arg == "-" {
+		// A negative number is a value, such as "weight -1", which the
+		// route parser then reports as out of range.
+		if !strings.HasPrefix(arg, "-") || arg == "-" || isNumber(arg) {
 			positional = append(positional, arg)
 
 			continue
@@ -119,6 +122,12 @@ func (c *command) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, 
 	}
 
 	return positional, true
+}
+
+func isNumber(arg string) bool {
+	_, err := strconv.ParseFloat(arg, 64)
+
+	return err == nil
 }
 
 func isBool(f *flag.Flag) bool {

@@ -31,6 +31,8 @@ const routeUsage = `usage: fibd route add [TYPE] PREFIX [via ADDR] [dev NAME] [w
        fibd route del --file FILE|-     (lines as for add; prefix, table and source count)
        fibd route list [PREFIX] [table N] [source NAME] [family inet|inet6] [--candidates]
 
+A next hop's weight is 1 to 65535 (default 1).
+
 Flags (anywhere on the line): --socket PATH (default $FIBD_SOCKET or
 /run/fibd/fibd.sock), --json, --timeout DURATION (default 1m).
 `

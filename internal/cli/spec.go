@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/fibd/fibd/api/fibdv1"
+	"github.com/fibd/fibd/nexthop"
 )
 
 // routeTypes maps iproute2's type names to the API's.
@@ -167,7 +168,7 @@ func (p *specParser) weight() error {
 
 	hop := p.hop
 
-	return p.number("weight", func(n uint32) { hop.Weight = &n })
+	return p.numberIn("weight", 1, nexthop.MaxWeight, func(n uint32) { hop.Weight = &n })
 }
 
 // resilient consumes "resilient" and its parameters; buckets is required.
@@ -248,6 +249,24 @@ func (p *specParser) number(keyword string, set func(uint32)) error {
 	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {
 		return fmt.Errorf("invalid %s %q: want a number from 0 to 4294967295", keyword, v)
+	}
+
+	set(uint32(n))
+
+	return nil
+}
+
+// numberIn consumes the number after keyword, which must be from low to
+// high.
+func (p *specParser) numberIn(keyword string, low, high uint32, set func(uint32)) error {
+	v, err := p.value(keyword)
+	if err != nil {
+		return err
+	}
+
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || uint32(n) < low || uint32(n) > high {
+		return fmt.Errorf("invalid %s %s: use %d to %d", keyword, v, low, high)
 	}
 
 	set(uint32(n))
