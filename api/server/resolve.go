@@ -31,9 +31,8 @@ func (s *Server) newResolver() *resolver {
 // members, so the violation names the route's nexthops field, not one
 // index in it. A cancelled ctx stops the check, and the caller tests ctx.
 //
-// NOTE: the kernel dataplane's Resolve only checks the device of a hop
-// that names one, so "via LOCAL-ADDRESS dev eth0" passes here and fails
-// later at the kernel as a route error.
+// NOTE: the check is as strong as Config.Resolve. A failure that only the
+// kernel finds when it creates the nexthop object still reaches the FIB.
 func (r *resolver) check(ctx context.Context, v *violations, field string, routes []fib.Route) {
 	if r == nil || r.resolve == nil {
 		return

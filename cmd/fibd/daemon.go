@@ -209,7 +209,7 @@ func (d *daemon) newAPI(context.Context) error {
 	srv, err := server.New(server.Config{
 		FIB:             d.fib,
 		Devices:         devices,
-		Resolve:         d.kernel.Resolve,
+		Resolve:         rejectLocalGateways(d.kernel.Resolve),
 		Verify:          d.verify,
 		SyncState:       func() string { return d.monitor.Status().State },
 		Sources:         sourceDistances(a.Sources),

@@ -63,6 +63,19 @@ func TestDaemonRejectedAdd(t *testing.T) {
 		}
 	}
 
+	// With a device, the kernel's Resolve checks only the device, and the
+	// daemon checks local gateways itself.
+	for _, c := range cases[:2] {
+		out, err := h.client("route", "add", testPrefix, "via", c.gateway, "dev", "up0")
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("route add via %s: err %v, output %q, want a failure containing %q", c.gateway, err, out, c.want)
+		}
+
+		if routes := showRoute(h.ns); len(routes) != 1 || routes[0] != before {
+			t.Fatalf("after the rejected add via %s the kernel has %+v, want %+v kept", c.gateway, routes, before)
+		}
+	}
+
 	if out := h.mustClient("route", "list", testPrefix); !strings.Contains(out, "via "+testGateway) {
 		t.Errorf("route list after rejected adds lacks the working route:\n%s", out)
 	}
