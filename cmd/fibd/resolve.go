@@ -14,9 +14,9 @@ type resolveFunc func(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error)
 
 // rejectLocalGateways wraps the dataplane's Resolve for the API. The
 // kernel's Resolve checks only the device of a hop that names one, so
-// "via 192.0.2.1 dev eth0" with 192.0.2.1 on this host would pass and
-// then fail at the kernel, which rejects a local gateway; the API checks
-// it here first so that such a request changes nothing.
+// "via 192.0.2.1 dev eth0" with 192.0.2.1 on this host would pass it. The
+// kernel then rejects the nexthop object, after the request has changed
+// the FIB, so the gateway is checked here first.
 func rejectLocalGateways(resolve resolveFunc) resolveFunc {
 	return func(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error) {
 		if hop.Gateway.IsValid() && hop.Device != "" {
