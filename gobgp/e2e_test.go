@@ -176,6 +176,30 @@ func TestEmbeddedMultipath(t *testing.T) {
 	}
 }
 
+func TestEmbeddedStopKeepsHops(t *testing.T) {
+	netnstest.Privileged(t)
+	gobgptest.Binaries(t)
+
+	r, p1 := netnstest.New(t), netnstest.New(t)
+	link(t, r, p1, 1)
+
+	port := randomPort()
+	rt := startRouter(t, r, globalYAML(65000, "192.0.2.1", port, false)+neighborYAML(peerAddr(1), 65001, port, false))
+	g1 := startPeer(t, p1, 1, port, false)
+	ps := prefixes(100)
+	announce(t, g1, peerAddr(1), ps)
+	rt.wait("every prefix", 60*time.Second, func() bool { return rt.countVia("via "+peerAddr(1)) == len(ps) })
+
+	// Stopping the speaker ends the session, but the peer is not lost:
+	// its next hop must stay up so that the routes stay in the kernel.
+	mark := rt.mark()
+	rt.stop()
+
+	if contains(rt.linesSince(mark), "gateway\t"+peerAddr(1)+"\tdown") {
+		t.Errorf("next hop %s marked down when the speaker stopped: %v", peerAddr(1), rt.linesSince(mark))
+	}
+}
+
 // checkDownFirst checks that lines mark gateway down before any route
 // update without it.
 func checkDownFirst(t *testing.T, lines []string, gateway string) {

@@ -35,7 +35,13 @@ func (s *Source) runEmbedded(ctx context.Context) error {
 	defer embeddedRunning.Store(false)
 
 	logger := newGobgpLogger(s.log)
-	logger.onPeerDown = s.sessionLost
+	logger.onPeerDown = func(addr netip.Addr) {
+		// Stopping the speaker ends every session ("Peer Down", reason
+		// dying): the routes stay in the kernel across a restart of fibd.
+		if ctx.Err() == nil {
+			s.sessionLost(addr)
+		}
+	}
 	opts := []server.ServerOption{server.LoggerOption(logger)}
 	if s.opts.APIAddress != "" {
 		opts = append(opts,

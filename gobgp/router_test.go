@@ -161,6 +161,8 @@ func runRouter() int {
 type router struct {
 	t      *testing.T
 	stderr *bytes.Buffer
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the output has been read
 
 	mu     sync.Mutex
 	routes map[string]string // prefix to next hops
@@ -182,7 +184,7 @@ func startRouter(t *testing.T, ns *netnstest.NS, config string, env ...string) *
 func runRouterCommand(t *testing.T, cmd *exec.Cmd) *router {
 	t.Helper()
 
-	r := &router{t: t, stderr: &bytes.Buffer{}, routes: make(map[string]string)}
+	r := &router{t: t, stderr: &bytes.Buffer{}, cmd: cmd, routes: make(map[string]string)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatalf("router output: %v", err)
@@ -194,6 +196,7 @@ func runRouterCommand(t *testing.T, cmd *exec.Cmd) *router {
 	}
 
 	done := make(chan struct{})
+	r.done = done
 	go func() {
 		defer close(done)
 		r.read(stdout)
@@ -209,6 +212,21 @@ func runRouterCommand(t *testing.T, cmd *exec.Cmd) *router {
 	})
 
 	return r
+}
+
+// stop stops the router with SIGTERM and waits until its output is read.
+func (r *router) stop() {
+	r.t.Helper()
+
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		r.t.Fatalf("stop router: %v", err)
+	}
+
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("router still running 30 seconds after SIGTERM")
+	}
 }
 
 func (r *router) read(out io.Reader) {
