@@ -104,6 +104,19 @@ func TestRunCheck(t *testing.T) {
 	if !strings.Contains(stderr.String(), "kernel.protocol: 2 is reserved for kernel") {
 		t.Errorf("check of an invalid file printed %q", stderr.String())
 	}
+
+	// A probable typo is valid, with a warning.
+	typo := filepath.Join(dir, "typo.yaml")
+	writeFile(t, typo, "fib: {hold: [nosuchsource]}\n")
+	stdout.Reset()
+	stderr.Reset()
+	if code := dispatch([]string{"run", "--check", "--config", typo}, &stdout, &stderr); code != exitOK {
+		t.Errorf("check of a file with a warning: exit code %d: %s", code, stderr.String())
+	}
+
+	if !strings.Contains(stderr.String(), `fibd: warning: fib.hold[0]: source "nosuchsource" is neither "bgp" nor listed in api.sources`) {
+		t.Errorf("check of a file with a hold typo printed %q", stderr.String())
+	}
 }
 
 func TestGroupChanges(t *testing.T) {

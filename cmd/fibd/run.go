@@ -56,6 +56,10 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *check {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "fibd: warning: %s\n", w)
+		}
+
 		fmt.Fprintf(stdout, "configuration %s is valid\n", *configPath)
 
 		return exitOK
@@ -106,6 +110,9 @@ func runDaemon(configPath string, cfg *config.Config, stderr io.Writer) int {
 	defer sig.stop()
 
 	log.Info("fibd starting", "version", buildVersion(), "config", configPath, "protocol", cfg.Kernel.Protocol)
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration warning", "warning", w)
+	}
 
 	d := &daemon{
 		configPath: configPath,

@@ -431,3 +431,25 @@ func TestExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldWarnings(t *testing.T) {
+	cfg, err := Parse([]byte("fib: {hold: [bgp, ops, nosuchsource]}\napi: {sources: {ops: {distance: 5}}}\nbgp: {global: {config: {as: 64512}}}\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+
+	got := cfg.Warnings()
+	want := `fib.hold[2]: source "nosuchsource" is neither "bgp" nor listed in api.sources; check the spelling, because a source that never connects makes every restart keep leftover routes for fib.hold-timeout (5m0s)`
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("warnings = %q, want [%q]", got, want)
+	}
+
+	cfg, err = Parse([]byte("bgp: {global: {config: {as: 64512}}}\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings of the default hold = %q, want none", w)
+	}
+}

@@ -319,3 +319,24 @@ func checkSourceName(name string) error {
 
 	return nil
 }
+
+// Warnings lists settings that are valid but probably mistaken, one
+// sentence each naming the key and value. The daemon logs them at start
+// and `fibd run --check` prints them.
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, name := range c.FIB.Hold {
+		if name == BGPSource {
+			continue
+		}
+
+		if _, ok := c.API.Sources[name]; ok {
+			continue
+		}
+
+		out = append(out, fmt.Sprintf("fib.hold[%d]: source %q is neither %q nor listed in api.sources; check the spelling, because a source that never connects makes every restart keep leftover routes for fib.hold-timeout (%s)",
+			i, name, BGPSource, time.Duration(c.FIB.HoldTimeout)))
+	}
+
+	return out
+}
