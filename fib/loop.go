@@ -182,6 +182,13 @@ func (f *FIB) popLocked(n int) []int32 {
 // markDoneLocked advances the watermark of tried changes to just before the
 // oldest change still waiting, and wakes Sync callers.
 func (f *FIB) markDoneLocked() {
+	// A re-resolution that the routes just programmed requested (see
+	// trackRouteOps) is part of their change: the batch that runs it
+	// advances the watermark.
+	if f.reresolve {
+		return
+	}
+
 	done := f.seq
 	if len(f.queue) > 0 {
 		done = min(done, f.queue[0].seq-1)
