@@ -131,20 +131,17 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	}
 	f.mu.Unlock()
 
-	f.apply(ctx, ops)
-	if f.cfg.TakeoverConflicts {
-		f.takeover(ctx, ops)
-	}
+	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
+	f.applyOverlapped(ctx, ops, func(start, end int) {
+		for k := start; k < end; k++ {
+			if old, moved := f.recordProgramLocked(owners[k].plan, ops[k]); moved {
+				deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key())})
+				deleteOwners = append(deleteOwners, routeOp{old: old})
+			}
+		}
+	})
 
 	f.mu.Lock()
-	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
-	for k, op := range ops {
-		if old, moved := f.recordProgramLocked(owners[k].plan, op); moved {
-			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key())})
-			deleteOwners = append(deleteOwners, routeOp{old: old})
-		}
-	}
-
 	for k := range plans {
 		p := &plans[k]
 		if p.action == actionRemove {
