@@ -34,7 +34,7 @@ func (l *Lab) startBaseline(ctx context.Context, _ *Summary) error {
 	}
 
 	b := &baseline{socket: filepath.Join(l.dir, "router.sock")}
-	cmd, err := l.start(RouterNS, "gobgpd-router.log", l.opts.Gobgpd,
+	cmd, err := l.start(l.routerNS(), "gobgpd-router.log", l.opts.Gobgpd,
 		"-f", config, "-t", "yaml", "--api-hosts", "unix://"+b.socket, "--log-level", "warn", "--pprof-disable")
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ import (
 // Options configures a lab run. The zero value of each field has the
 // meaning its comment gives.
 type Options struct {
+	// Name prefixes the lab's namespace names (NAME-router, NAME-up1, ...);
+	// "" means DefaultName.
+	Name string
+
 	// Routes is the number of prefixes to announce, taken evenly across
 	// the real table so that the length mix stays real; zero means the
 	// whole table.
@@ -106,16 +110,24 @@ type Summary struct {
 	LoadAverage float64
 }
 
-// Namespace names. They are fixed so that the commands the lab prints can
-// be typed as they are; a second lab refuses to start while one runs.
-const (
-	RouterNS = "fibdlab-router"
-	peerNS   = "fibdlab-up"
-)
+// DefaultName is the prefix of the lab's namespace names when Options.Name
+// is empty. The names are fixed, so that the commands the lab prints can be
+// typed as they are; a second lab with the same name refuses to start.
+const DefaultName = "fibdlab"
 
-// PeerNS returns the namespace name of upstream i (1-based).
-func PeerNS(i int) string {
-	return peerNS + strconv.Itoa(i)
+// RouterNS returns the name of the router's namespace of the lab name.
+func RouterNS(name string) string {
+	return name + "-router"
+}
+
+// PeerNS returns the namespace name of upstream i (1-based) of the lab name.
+func PeerNS(name string, i int) string {
+	return name + "-up" + strconv.Itoa(i)
+}
+
+// routerNS returns the name of this lab's router namespace.
+func (l *Lab) routerNS() string {
+	return RouterNS(l.opts.Name)
 }
 
 // Lab is one running lab.
@@ -172,9 +184,13 @@ func New(opts Options) (*Lab, error) {
 		return nil, errors.New("iproute2's ip command is missing: run sudo ./scripts/setup")
 	}
 
-	for _, ns := range append([]string{RouterNS}, PeerNS(1)) {
+	if opts.Name == "" {
+		opts.Name = DefaultName
+	}
+
+	for _, ns := range []string{RouterNS(opts.Name), PeerNS(opts.Name, 1)} {
 		if namespaceExists(ns) {
-			return nil, fmt.Errorf("namespace %s exists: another lab is running, or one was killed; stop it, or run fibd-lab --cleanup", ns)
+			return nil, fmt.Errorf("namespace %s exists: another lab is running, or one was killed; stop it, run fibd-lab --cleanup if it was yours, or give this one another --name", ns)
 		}
 	}
 
@@ -346,10 +362,11 @@ func (l *Lab) cleanup() {
 	}
 }
 
-// Cleanup removes namespaces a killed lab left behind.
-func Cleanup(peers int) error {
+// Cleanup removes the namespaces that a killed lab of that name left
+// behind.
+func Cleanup(name string, peers int) error {
 	var errs []error
-	for _, ns := range append([]string{RouterNS}, peerNames(peers)...) {
+	for _, ns := range append([]string{RouterNS(name)}, peerNames(name, peers)...) {
 		if !namespaceExists(ns) {
 			continue
 		}
@@ -365,10 +382,10 @@ func Cleanup(peers int) error {
 	return errors.Join(errs...)
 }
 
-func peerNames(n int) []string {
+func peerNames(name string, n int) []string {
 	names := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
-		names = append(names, PeerNS(i))
+		names = append(names, PeerNS(name, i))
 	}
 
 	return names
@@ -391,18 +408,18 @@ func (l *Lab) createNamespaces(ctx context.Context, _ *Summary) error {
 		return err
 	}
 
-	if err := l.addNamespace(RouterNS); err != nil {
+	if err := l.addNamespace(l.routerNS()); err != nil {
 		return err
 	}
 
 	for _, key := range []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"} {
-		if err := sysctl(RouterNS, key, "1"); err != nil {
+		if err := sysctl(l.routerNS(), key, "1"); err != nil {
 			return err
 		}
 	}
 
 	if l.opts.CompatMode != "" {
-		if err := sysctl(RouterNS, "net.ipv4.nexthop_compat_mode", l.opts.CompatMode); err != nil {
+		if err := sysctl(l.routerNS(), "net.ipv4.nexthop_compat_mode", l.opts.CompatMode); err != nil {
 			return err
 		}
 	}
@@ -412,7 +429,7 @@ func (l *Lab) createNamespaces(ctx context.Context, _ *Summary) error {
 			return err
 		}
 
-		ns := PeerNS(i)
+		ns := PeerNS(l.opts.Name, i)
 		if err := l.addNamespace(ns); err != nil {
 			return err
 		}
@@ -422,7 +439,7 @@ func (l *Lab) createNamespaces(ctx context.Context, _ *Summary) error {
 			router: "up" + strconv.Itoa(i), peer: "router",
 			routerV4: rv4.String() + "/30", peerV4: pv4.String() + "/30",
 			routerV6: rv6.String() + "/64", peerV6: pv6.String() + "/64",
-			routerNS: RouterNS, peerNS: ns,
+			routerNS: l.routerNS(), peerNS: ns,
 		}
 
 		if err := lk.create(); err != nil {
@@ -430,7 +447,7 @@ func (l *Lab) createNamespaces(ctx context.Context, _ *Summary) error {
 		}
 	}
 
-	l.printf("namespaces: %s and %d upstreams (%s ...), joined by veth pairs\n", RouterNS, l.opts.Peers, PeerNS(1))
+	l.printf("namespaces: %s and %d upstreams (%s ...), joined by veth pairs\n", l.routerNS(), l.opts.Peers, PeerNS(l.opts.Name, 1))
 
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestLabOnce(t *testing.T) {
 
 	dir := t.TempDir()
 	gobgpd, _ := gobgptest.Binaries(t)
-	opts := Options{Routes: 50000, Once: true, Dir: dir, Gobgpd: gobgpd, Out: testWriter{t}}
+	opts := Options{Name: "fibdlabt" + strconv.Itoa(os.Getpid()%10000), Routes: 50000, Once: true, Dir: dir, Gobgpd: gobgpd, Out: testWriter{t}}
 
 	l, err := New(opts)
 	if err != nil {
@@ -51,7 +52,7 @@ func TestLabOnce(t *testing.T) {
 		t.Errorf("routes after failover = %d, want %d (every prefix over the survivor)", sum.RoutesAfter, want)
 	}
 
-	for _, ns := range append([]string{RouterNS}, peerNames(2)...) {
+	for _, ns := range append([]string{RouterNS(opts.Name)}, peerNames(opts.Name, 2)...) {
 		if namespaceExists(ns) {
 			t.Errorf("namespace %s left behind", ns)
 		}

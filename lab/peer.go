@@ -26,11 +26,11 @@ type peer struct {
 	cmd      *exec.Cmd
 }
 
-func newPeer(i int, dir string) *peer {
+func newPeer(name string, i int, dir string) *peer {
 	rv4, pv4, rv6, pv6 := peerAddresses(i)
 
 	return &peer{
-		index: i, ns: PeerNS(i), as: uint32(routerAS + i),
+		index: i, ns: PeerNS(name, i), as: uint32(routerAS + i),
 		v4: pv4, v6: pv6, routerV4: rv4, routerV6: rv6,
 		socket: filepath.Join(dir, fmt.Sprintf("up%d.sock", i)),
 	}
@@ -57,7 +57,7 @@ func (p *peer) config() string {
 
 func (l *Lab) startPeers(ctx context.Context, _ *Summary) error {
 	for i := 1; i <= l.opts.Peers; i++ {
-		p := newPeer(i, l.dir)
+		p := newPeer(l.opts.Name, i, l.dir)
 		path := filepath.Join(l.dir, fmt.Sprintf("up%d.yaml", i))
 		if err := os.WriteFile(path, []byte(p.config()), 0o644); err != nil {
 			return fmt.Errorf("write config of upstream %d: %w", i, err)

@@ -94,7 +94,7 @@ func (l *Lab) startRouter(ctx context.Context, _ *Summary) error {
 		return fmt.Errorf("write fibd config: %w", err)
 	}
 
-	cmd, err := l.start(RouterNS, "fibd.log", l.opts.Fibd, "run", "--config", r.config)
+	cmd, err := l.start(l.routerNS(), "fibd.log", l.opts.Fibd, "run", "--config", r.config)
 	if err != nil {
 		return err
 	}

@@ -248,8 +248,8 @@ type kernelNexthop struct {
 	} `json:"group"`
 }
 
-func routerNexthops() ([]kernelNexthop, error) {
-	out, err := ip("-j", "-n", RouterNS, "nexthop", "show")
+func routerNexthops(ns string) ([]kernelNexthop, error) {
+	out, err := ip("-j", "-n", ns, "nexthop", "show")
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +268,11 @@ func routerNexthops() ([]kernelNexthop, error) {
 
 // routeNexthops counts the router's fibd routes by nexthop id, reading
 // `ip route` text (faster than JSON for a full table).
-func routeNexthops() (map[uint32]int, int, error) {
+func routeNexthops(ns string) (map[uint32]int, int, error) {
 	counts := make(map[uint32]int)
 	total := 0
 	for _, family := range []string{"-4", "-6"} {
-		cmd := exec.Command("ip", family, "-n", RouterNS, "route", "show", "table", "all", "proto", "201")
+		cmd := exec.Command("ip", family, "-n", ns, "route", "show", "table", "all", "proto", "201")
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, 0, err
@@ -310,12 +310,12 @@ func routeNexthops() (map[uint32]int, int, error) {
 // checkMultipath counts the routes that use a group with one member per
 // upstream.
 func (l *Lab) checkMultipath(sum *Summary) error {
-	nhs, err := routerNexthops()
+	nhs, err := routerNexthops(l.routerNS())
 	if err != nil {
 		return err
 	}
 
-	counts, total, err := routeNexthops()
+	counts, total, err := routeNexthops(l.routerNS())
 	if err != nil {
 		return err
 	}
@@ -388,7 +388,7 @@ func usesFailed(nhs []kernelNexthop, p *peer) (hops map[uint32]bool, inGroups bo
 func (l *Lab) waitKernelFailover(ctx context.Context, failed *peer, start time.Time, sum *Summary) error {
 	deadline := start.Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		nhs, err := routerNexthops()
+		nhs, err := routerNexthops(l.routerNS())
 		if err != nil {
 			return err
 		}
@@ -527,13 +527,13 @@ func ratio(a, b time.Duration) float64 {
 }
 
 func (l *Lab) checkFailover(failed *peer, sum *Summary) error {
-	nhs, err := routerNexthops()
+	nhs, err := routerNexthops(l.routerNS())
 	if err != nil {
 		return err
 	}
 
 	hops, _ := usesFailed(nhs, failed)
-	counts, total, err := routeNexthops()
+	counts, total, err := routeNexthops(l.routerNS())
 	if err != nil {
 		return err
 	}
@@ -561,7 +561,7 @@ The lab keeps running until you press Ctrl-C. To look around:
   ip netns exec %[1]s %[4]s neighbor
   ip netns exec %[1]s curl -s http://%[5]s/metrics | grep ^fibd_
   logs: %[6]s
-`, RouterNS, l.opts.Fibd, l.router.socket, gobgp, metricsAddress, l.dir)
+`, l.routerNS(), l.opts.Fibd, l.router.socket, gobgp, metricsAddress, l.dir)
 }
 
 // String formats the summary as the lab prints it at the end.

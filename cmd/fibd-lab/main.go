@@ -31,7 +31,7 @@ func run() int {
 
 	flags := flag.NewFlagSet("fibd-lab", flag.ContinueOnError)
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--routes N] [--ipv4-only] [--peers N] [--once] [--router fibd|gobgpd] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n")
+		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--name NAME] [--routes N] [--ipv4-only] [--peers N] [--once] [--router fibd|gobgpd] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n")
 		fmt.Fprintf(flags.Output(), "       fibd-lab --bench [--runs N] [--results FILE] [--page FILE] --fibd FILE --gobgpd FILE [--routes N] ...\n\n")
 		flags.PrintDefaults()
 	}
@@ -41,6 +41,7 @@ func run() int {
 	flags.BoolVar(&opts.Once, "once", false, "run convergence and failover once, print a summary and exit")
 	flags.StringVar(&opts.CompatMode, "compat-mode", "", "set net.ipv4.nexthop_compat_mode in the router namespace (0 or 1); empty keeps the kernel default")
 	flags.StringVar(&opts.Dump, "dump", "", "read the table from a saved `location dump` output instead of running location")
+	flags.StringVar(&opts.Name, "name", lab.DefaultName, "prefix of the lab's namespace names (NAME-router, NAME-up1, ...), so that two labs can run at once")
 	flags.StringVar(&opts.Dir, "dir", "", "working directory for configs, sockets and logs; default a new temporary directory")
 	flags.StringVar(&opts.Fibd, "fibd", "", "fibd binary; default build it from this module")
 	flags.StringVar(&opts.Gobgpd, "gobgpd", "", "gobgpd binary; default build it from the module cache")
@@ -67,7 +68,7 @@ func run() int {
 	}
 
 	if cleanup {
-		if err := lab.Cleanup(8); err != nil {
+		if err := lab.Cleanup(opts.Name, 8); err != nil {
 			fmt.Fprintf(os.Stderr, "fibd-lab: %v\n", err)
 			return 1
 		}
