@@ -293,6 +293,25 @@ func (ps *peers) converged() bool {
 	return true
 }
 
+// anyEstablished reports whether a configured neighbor, or none at all, is
+// established: a speaker without neighbors has nothing to wait for.
+func (ps *peers) anyEstablished() bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+
+	if len(ps.byAddr) == 0 {
+		return true
+	}
+
+	for _, p := range ps.byAddr {
+		if p.state == api.PeerState_ESTABLISHED {
+			return true
+		}
+	}
+
+	return false
+}
+
 // resynced reports whether every configured neighbor's routes are back in
 // the speaker's table after a reconnection at connected. Each session must
 // be established and have sent End-of-RIB for each family. A session

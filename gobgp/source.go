@@ -220,11 +220,24 @@ func (s *Source) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 
-	timer := time.AfterFunc(s.opts.ConvergenceTimeout, func() {
-		if !s.converged.Load() {
-			s.log.Warn("bgp convergence timed out, declaring it", "timeout", s.opts.ConvergenceTimeout)
+	var timer *time.Timer
+	timer = time.AfterFunc(s.opts.ConvergenceTimeout, func() {
+		if s.converged.Load() {
+			return
 		}
 
+		// With no session up, nothing has been offered yet: declaring
+		// convergence now would let the FIB sweep every route adopted from
+		// the previous run. Wait for a session; fib.hold-timeout still
+		// bounds the wait.
+		if !s.peers.anyEstablished() {
+			s.log.Warn("bgp convergence timed out with no session established, waiting for one", "timeout", s.opts.ConvergenceTimeout)
+			timer.Reset(s.opts.ConvergenceTimeout)
+
+			return
+		}
+
+		s.log.Warn("bgp convergence timed out, declaring it", "timeout", s.opts.ConvergenceTimeout)
 		s.declareConverged()
 	})
 	defer timer.Stop()
