@@ -13,7 +13,9 @@ const pipelineOps = 8192
 // once the dataplane has applied it. The FIB thus records the outcome of
 // one slice while the dataplane works on the next, instead of waiting for
 // the whole batch. With TakeoverConflicts, each slice is followed by the
-// replaces of its conflicts before it is recorded.
+// replaces of its conflicts before it is recorded. The recorder, which
+// holds the lock anyway, checks each slice for routes that cover a cached
+// gateway, so that the applier never waits for the lock.
 func (f *FIB) applyOverlapped(ctx context.Context, ops []Op, record func(start, end int)) {
 	if len(ops) == 0 {
 		return
@@ -27,7 +29,7 @@ func (f *FIB) applyOverlapped(ctx context.Context, ops []Op, record func(start, 
 	go func() {
 		for start := 0; start < len(ops); start += size {
 			end := min(start+size, len(ops))
-			f.apply(ctx, ops[start:end])
+			f.applyChunk(ctx, ops[start:end])
 			if f.cfg.TakeoverConflicts {
 				f.takeover(ctx, ops[start:end])
 			}
@@ -39,6 +41,7 @@ func (f *FIB) applyOverlapped(ctx context.Context, ops []Op, record func(start, 
 	for start := 0; start < len(ops); {
 		end := <-applied
 		f.mu.Lock()
+		f.trackRouteOpsLocked(ops[start:end])
 		record(start, end)
 		f.mu.Unlock()
 		start = end

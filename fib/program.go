@@ -501,15 +501,20 @@ func opKind(k nexthop.ChangeKind) OpKind {
 func (f *FIB) apply(ctx context.Context, ops []Op) {
 	for start := 0; start < len(ops); start += f.cfg.BatchSize {
 		chunk := ops[start:min(start+f.cfg.BatchSize, len(ops))]
-		begin := time.Now()
-		err := f.dp.Apply(ctx, chunk)
-		f.applies.observe(time.Since(begin))
-		if err != nil {
-			for k := range chunk {
-				chunk[k].Err = fmt.Errorf("apply %s: %w", chunk[k].Kind, err)
-			}
-		}
-
+		f.applyChunk(ctx, chunk)
 		f.trackRouteOps(chunk)
+	}
+}
+
+// applyChunk hands at most BatchSize ops to the dataplane in one call,
+// without the lock held.
+func (f *FIB) applyChunk(ctx context.Context, chunk []Op) {
+	begin := time.Now()
+	err := f.dp.Apply(ctx, chunk)
+	f.applies.observe(time.Since(begin))
+	if err != nil {
+		for k := range chunk {
+			chunk[k].Err = fmt.Errorf("apply %s: %w", chunk[k].Kind, err)
+		}
 	}
 }

@@ -56,6 +56,10 @@ func (f *FIB) trackRouteOps(ops []Op) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
+	f.trackRouteOpsLocked(ops)
+}
+
+func (f *FIB) trackRouteOpsLocked(ops []Op) {
 	if f.reresolve {
 		return
 	}
