@@ -289,7 +289,11 @@ func TestEmbeddedLinkLocal(t *testing.T) {
 func TestExabgpPeer(t *testing.T) {
 	netnstest.Privileged(t)
 	if _, err := os.Stat("/usr/sbin/exabgp"); err != nil {
-		t.Skipf("skipping: exabgp is not installed: %v", err)
+		if os.Getenv("FIBD_REQUIRE_PRIVILEGED") == "1" {
+			t.Fatalf("exabgp is not installed (%v): run scripts/setup", err)
+		}
+
+		t.Skipf("skipping: exabgp is not installed (%v): run scripts/setup", err)
 	}
 
 	r, x := netnstest.New(t), netnstest.New(t)
