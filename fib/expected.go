@@ -35,7 +35,7 @@ type ExpectedRoute struct {
 	Err error
 
 	// Unresolved marks a selected route that has no live or resolvable
-	// next hop, so the FIB does not install it and Err says why. Its
+	// next hop, so the FIB does not install it; Err holds the reason. Its
 	// Route has no nexthop and NextHops is nil.
 	Unresolved bool
 }

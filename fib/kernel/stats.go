@@ -28,9 +28,9 @@ type Stats struct {
 	// SocketErrors counts Apply calls that failed because the socket did.
 	SocketErrors uint64
 
-	// OwnRecreated counts route creates that failed with EEXIST because
-	// the route was fibd's own, and succeeded once retried; the first
-	// failure is counted in Errors too.
+	// OwnRecreated counts route creates that found fibd's own route
+	// present (EEXIST) and succeeded when retried. Errors counts the first
+	// failure too.
 	OwnRecreated uint64
 }
 

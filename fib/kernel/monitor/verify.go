@@ -97,9 +97,9 @@ func diff(want fib.ExpectedState, got fib.Snapshot) []string {
 
 // diffRoute compares one expected route with the kernel and removes the
 // kernel's route from kernelRoutes. A route the FIB selected but could not
-// install is a difference too: an unresolved one always, and a failed one
-// (a conflict, a kernel error) when the kernel still holds an older route
-// that matches what the FIB installed before.
+// install is a difference too. An unresolved one always is. A failed one (a
+// conflict, a kernel error) is when the kernel still holds the older route
+// that the FIB installed before.
 func diffRoute(out []string, want fib.ExpectedRoute, kernelRoutes map[routeID]fib.KernelRoute, kernelObjects, fibObjects map[nexthop.ID]nexthop.Object) []string {
 	r := want.Route
 	id := routeID{r.Table, r.Prefix, normalMetric(r.Prefix, r.Metric)}
