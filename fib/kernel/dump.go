@@ -163,8 +163,8 @@ func (k *Kernel) object(ctx context.Context, n *nlmsg.Nexthop) (nexthop.Object, 
 		if r := n.Resilient; n.GroupType == nlmsg.NEXTHOP_GRP_TYPE_RES && r != nil {
 			o.Resilient = &nexthop.Resilient{
 				Buckets:         r.Buckets,
-				IdleTimer:       r.IdleTimer / userHZ,
-				UnbalancedTimer: r.UnbalancedTimer / userHZ,
+				IdleTimer:       r.IdleTimer / nlmsg.USER_HZ,
+				UnbalancedTimer: r.UnbalancedTimer / nlmsg.USER_HZ,
 			}
 		}
 

@@ -17,10 +17,6 @@ import (
 // 100 bytes of header and attributes).
 const maxMessageBytes = 8*nexthop.MaxMembers + 256
 
-// userHZ is the kernel's USER_HZ: the clock_t ticks a second of the
-// resilient group timers.
-const userHZ = 100
-
 // encoder turns ops into rtnetlink requests. It resolves device names
 // through the link cache, which it refreshes at the first name of an Apply,
 // so that a device deleted and created again is programmed with its new
@@ -136,8 +132,8 @@ func setGroup(n *nlmsg.Nexthop, o *nexthop.Object) {
 		n.GroupType = nlmsg.NEXTHOP_GRP_TYPE_RES
 		n.Resilient = &nlmsg.Resilient{
 			Buckets:         r.Buckets,
-			IdleTimer:       r.IdleTimer * userHZ,
-			UnbalancedTimer: r.UnbalancedTimer * userHZ,
+			IdleTimer:       r.IdleTimer * nlmsg.USER_HZ,
+			UnbalancedTimer: r.UnbalancedTimer * nlmsg.USER_HZ,
 		}
 	}
 }
