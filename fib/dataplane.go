@@ -91,9 +91,9 @@ type KernelRoute struct {
 	Nexthop nexthop.ID // zero for types other than unicast
 }
 
-// Snapshot is what a dump of the kernel found: fibd's own routes and
-// nexthop objects (those with fibd's protocol), and the ids in fibd's
-// range that other owners hold.
+// Snapshot is the result of a kernel dump: fibd's own routes and nexthop
+// objects (those with fibd's protocol), and the ids in fibd's range that
+// other owners hold.
 type Snapshot struct {
 	Routes          []KernelRoute
 	Nexthops        []nexthop.Object

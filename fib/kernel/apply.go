@@ -53,14 +53,13 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 }
 
 // recreateOwnLocked retries the route creates of ops that failed because
-// the route exists, for the case where the route that exists is fibd's
-// own: a delete notification that arrived after fibd had already
-// reinstalled a route makes the FIB create it again. Each retry deletes the
-// route with fibd's protocol, which the kernel matches (a route of another
-// protocol is left alone and the delete reports it gone), and creates it
-// again in the same batch, so fibd's route is absent only between two
-// messages. A route of another owner still fails with EEXIST and stays a
-// conflict.
+// the route exists, for the case where that route is fibd's own: a delete
+// notification handled after fibd reinstalled a route makes the FIB create
+// it again. Each retry deletes the route with fibd's protocol and creates
+// it again in the same batch. The kernel matches the protocol on delete,
+// so a route of another owner is left alone and its create still fails
+// with EEXIST, a conflict. fibd's own route is absent only between the two
+// messages.
 func (k *Kernel) recreateOwnLocked(ctx context.Context, ops []fib.Op) error {
 	var retry []fib.Op
 	var index []int
