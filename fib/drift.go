@@ -56,9 +56,9 @@ func (f *FIB) RouteGone(r KernelRoute) {
 		}
 
 		// The reference stays, so that the route comes back on its object.
-		f.countLocked(e, -1)
+		f.countStateLocked(e, -1)
 		e.inst = installed{}
-		f.countLocked(e, 1)
+		f.countStateLocked(e, 1)
 		f.markDirtyLocked(i)
 	})
 }
@@ -181,17 +181,17 @@ func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelR
 			return
 		}
 
-		f.countLocked(e, -1)
+		f.countStateLocked(e, -1)
 		e.inst.typ, e.inst.nexthop = r.Type, r.Nexthop
-		f.countLocked(e, 1)
+		f.countStateLocked(e, 1)
 		f.markDirtyLocked(i)
 
 		return
 	}
 
-	f.countLocked(e, -1)
+	f.countStateLocked(e, -1)
 	e.inst = installed{}
-	f.countLocked(e, 1)
+	f.countStateLocked(e, 1)
 	f.markDirtyLocked(i)
 }
 
@@ -217,13 +217,13 @@ func (f *FIB) adoptLocked(k Key, r KernelRoute) {
 		return
 	}
 
-	f.countLocked(e, -1)
+	f.countStateLocked(e, -1)
 	e.inst = installed{ok: true, typ: r.Type, metric: r.Metric, nexthop: r.Nexthop}
 	if e.ref.IsZero() && r.Type == TypeUnicast {
 		e.ref = f.table.Hold(r.Nexthop)
 	}
 
 	e.flags |= flagAdopted
-	f.countLocked(e, 1)
+	f.countStateLocked(e, 1)
 	f.markDirtyLocked(i)
 }

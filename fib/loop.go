@@ -132,11 +132,9 @@ func (f *FIB) batch(ctx context.Context) {
 
 	f.mu.Lock()
 	f.storeResolutionsLocked(resolved)
-	plans := f.planLocked(popped)
 	f.mu.Unlock()
 
-	f.applyNexthops(ctx)
-	f.applyRoutes(ctx, plans)
+	plans := f.programRoutes(ctx, popped)
 	f.applyRestores(ctx)
 	f.applyTeardown(ctx)
 
@@ -158,7 +156,7 @@ func (f *FIB) applyRestores(ctx context.Context) {
 	f.mu.Unlock()
 
 	if restored {
-		f.applyNexthops(ctx)
+		f.applyNexthops(ctx, nil)
 	}
 }
 

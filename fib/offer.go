@@ -161,9 +161,9 @@ func (f *FIB) markUsersLocked(ids []nexthop.ID, gone bool) {
 		}
 
 		if onIt && gone {
-			f.countLocked(e, -1)
+			f.countStateLocked(e, -1)
 			e.inst = installed{}
-			f.countLocked(e, 1)
+			f.countStateLocked(e, 1)
 		}
 
 		f.markDirtyLocked(i)

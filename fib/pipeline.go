@@ -2,48 +2,140 @@ package fib
 
 import "context"
 
-// pipelineOps is the number of route operations that one Dataplane.Apply
-// call of applyOverlapped carries. A smaller slice overlaps more of the
-// FIB's work with the dataplane's but costs more calls. With 8192, a
-// million routes take 123 calls.
+// pipelineOps is the number of keys that the loop plans at a time, and so
+// the largest number of route operations in one Dataplane.Apply call of a
+// routeStream. A smaller slice overlaps more of the FIB's work with the
+// dataplane's but costs more calls. With 8192 and the smaller first slice
+// of each batch, a million routes take about 140 calls.
 const pipelineOps = 8192
 
-// applyOverlapped applies ops in order, in slices of pipelineOps, from a
-// second goroutine, and calls record with the lock held for each slice
-// once the dataplane has applied it. The FIB thus records the outcome of
-// one slice while the dataplane works on the next, instead of waiting for
-// the whole batch. With TakeoverConflicts, each slice is followed by the
-// replaces of its conflicts before it is recorded. The recorder, which
-// holds the lock anyway, checks each slice for routes that cover a cached
-// gateway, so that the applier never waits for the lock.
-func (f *FIB) applyOverlapped(ctx context.Context, ops []Op, record func(start, end int)) {
-	if len(ops) == 0 {
+// firstSliceOps is the number of keys in the first slice of a batch: the
+// dataplane waits for that slice's planning only.
+const firstSliceOps = 1024
+
+// routeStream applies the route creates and replaces of one batch from a
+// second goroutine, slice by slice in the order they were sent, while the
+// loop plans the next slice and records the outcome of the slices already
+// applied. The applier never takes the lock, so producers holding it do
+// not stall the dataplane.
+//
+// ops never grows beyond the capacity it starts with, so that appending
+// the next slice does not move the slices the applier is working on.
+type routeStream struct {
+	f       *FIB
+	todo    chan []Op // slices to apply, in order
+	applied chan int  // the length of each slice, once applied
+	ops     []Op      // every op of the batch, in the order sent
+	owners  []routeOp // the plan of each op
+
+	sent     int // ops handed to the applier
+	recorded int // ops whose outcome is recorded
+
+	// record records the outcome of ops[k], with the lock held.
+	record func(k int)
+}
+
+// startStream starts the applier of a batch of at most n ops in slices of
+// at most size ops. The channels have room for every slice, so neither
+// side ever waits for room.
+func (f *FIB) startStream(ctx context.Context, n, size int) *routeStream {
+	slices := (n+size-1)/size + 2
+	s := &routeStream{
+		f:       f,
+		todo:    make(chan []Op, slices),
+		applied: make(chan int, slices),
+		ops:     growOps(f.scratch.ops[:0], n),
+		owners:  growOwners(f.scratch.owners[:0], n),
+	}
+
+	go s.run(ctx)
+
+	return s
+}
+
+func (s *routeStream) run(ctx context.Context) {
+	for ops := range s.todo {
+		s.f.applyChunk(ctx, ops)
+		if s.f.cfg.TakeoverConflicts {
+			s.f.takeover(ctx, ops)
+		}
+
+		s.applied <- len(ops)
+	}
+}
+
+// add appends an op and the plan it comes from, to send with the next
+// call of send.
+func (s *routeStream) add(op Op, o routeOp) {
+	if len(s.ops) == cap(s.ops) {
+		panic("fib: route stream grew beyond its batch")
+	}
+
+	s.ops = append(s.ops, op)
+	s.owners = append(s.owners, o)
+}
+
+// send hands the ops added since the last call to the applier.
+func (s *routeStream) send() {
+	if s.sent == len(s.ops) {
 		return
 	}
 
-	size := min(pipelineOps, f.cfg.BatchSize)
+	s.todo <- s.ops[s.sent:len(s.ops):len(s.ops)]
+	s.sent = len(s.ops)
+}
 
-	// applied receives the end of each slice. It has room for every
-	// slice, so the applier never waits for the recorder.
-	applied := make(chan int, (len(ops)+size-1)/size)
-	go func() {
-		for start := 0; start < len(ops); start += size {
-			end := min(start+size, len(ops))
-			f.applyChunk(ctx, ops[start:end])
-			if f.cfg.TakeoverConflicts {
-				f.takeover(ctx, ops[start:end])
+// collect records the slices that the applier has finished. With wait set
+// it waits until every slice sent is recorded.
+func (s *routeStream) collect(wait bool) {
+	for s.recorded < s.sent {
+		var n int
+		if wait {
+			n = <-s.applied
+		} else {
+			select {
+			case n = <-s.applied:
+			default:
+				return
 			}
-
-			applied <- end
 		}
-	}()
 
-	for start := 0; start < len(ops); {
-		end := <-applied
-		f.mu.Lock()
-		f.trackRouteOpsLocked(ops[start:end])
-		record(start, end)
-		f.mu.Unlock()
-		start = end
+		end := s.recorded + n
+		s.f.mu.Lock()
+		s.f.trackRouteOpsLocked(s.ops[s.recorded:end])
+		for k := s.recorded; k < end; k++ {
+			s.record(k)
+		}
+		s.f.mu.Unlock()
+
+		s.recorded = end
 	}
+}
+
+// wait records every slice sent, waiting for the applier as long as it
+// takes.
+func (s *routeStream) wait() {
+	s.collect(true)
+}
+
+// close waits for every slice sent and stops the applier.
+func (s *routeStream) close() {
+	s.wait()
+	close(s.todo)
+}
+
+func growOps(ops []Op, n int) []Op {
+	if cap(ops) < n {
+		return make([]Op, 0, n)
+	}
+
+	return ops
+}
+
+func growOwners(owners []routeOp, n int) []routeOp {
+	if cap(owners) < n {
+		return make([]routeOp, 0, n)
+	}
+
+	return owners
 }

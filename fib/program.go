@@ -45,10 +45,10 @@ func errNotResolved(h nexthop.Hop) error {
 	return &resolveError{err: fmt.Errorf("resolve next hop %s: not resolved yet", h)}
 }
 
-// planLocked decides the change of each popped key: it resolves and
-// interns the selected candidate's next hops.
-func (f *FIB) planLocked(popped []int32) []plan {
-	plans := slices.Grow(f.scratch.plans[:0], len(popped))
+// planLocked decides the change of each popped key, appending one plan
+// per key still in use to plans: it resolves and interns the selected
+// candidate's next hops.
+func (f *FIB) planLocked(popped []int32, plans []plan) []plan {
 	for _, i := range popped {
 		e := f.store.at(i)
 		if e.flags&flagUsed != 0 {
@@ -116,30 +116,61 @@ type routeOp struct {
 	old  installed // the route a metric change leaves behind
 }
 
-// applyRoutes applies route creates and replaces, then route deletes, and
-// records each outcome.
-func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
-	f.mu.Lock()
-	ops, owners := f.scratch.ops[:0], f.scratch.owners[:0]
-	for k := range plans {
-		p := &plans[k]
-		op, ok := f.routeOpLocked(p)
-		if ok {
-			ops = append(ops, op)
-			owners = append(owners, routeOp{plan: p})
+// programRoutes plans the popped keys in slices of pipelineOps. The
+// creates and replaces of each slice go to a routeStream as soon as the
+// nexthop objects they use are in place, so that the dataplane applies
+// one slice while the loop plans the next. The route deletes follow once
+// every create has been applied, and each outcome is recorded. It returns
+// the plans, which the caller clears once the batch is finished.
+func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
+	size := min(pipelineOps, f.cfg.BatchSize)
+	plans := slices.Grow(f.scratch.plans[:0], len(popped))
+	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
+
+	// Changes that need no route, such as a group that lost a hop, go
+	// first.
+	f.applyNexthops(ctx, nil)
+
+	s := f.startStream(ctx, len(popped), size)
+	s.record = func(k int) {
+		p := s.owners[k].plan
+		if old, moved := f.recordProgramLocked(p, s.ops[k]); moved {
+			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(p.idx).key())})
+			deleteOwners = append(deleteOwners, routeOp{old: old})
 		}
 	}
-	f.mu.Unlock()
 
-	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
-	f.applyOverlapped(ctx, ops, func(start, end int) {
-		for k := start; k < end; k++ {
-			if old, moved := f.recordProgramLocked(owners[k].plan, ops[k]); moved {
-				deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(owners[k].plan.idx).key())})
-				deleteOwners = append(deleteOwners, routeOp{old: old})
+	// The first slice is small, so that the dataplane starts soon after
+	// the batch does.
+	step := min(size, firstSliceOps)
+	for start := 0; start < len(popped); start += step {
+		if start > 0 {
+			step = size
+		}
+
+		first := len(plans)
+		f.mu.Lock()
+		plans = f.planLocked(popped[start:min(start+step, len(popped))], plans)
+		f.mu.Unlock()
+
+		// The routes of this slice may need new objects, which must be
+		// in the kernel before them.
+		f.applyNexthops(ctx, s.wait)
+
+		f.mu.Lock()
+		for k := first; k < len(plans); k++ {
+			if op, ok := f.routeOpLocked(&plans[k]); ok {
+				s.add(op, routeOp{plan: &plans[k]})
 			}
 		}
-	})
+		f.mu.Unlock()
+
+		s.send()
+		s.collect(false)
+	}
+
+	s.close()
+	ops, owners := s.ops, s.owners
 
 	f.mu.Lock()
 	for k := range plans {
@@ -178,6 +209,8 @@ func (f *FIB) applyRoutes(ctx context.Context, plans []plan) {
 	clear(deleteOwners)
 	f.scratch.ops, f.scratch.owners = ops[:0], owners[:0]
 	f.scratch.deletes, f.scratch.deleteOwners = deletes[:0], deleteOwners[:0]
+
+	return plans
 }
 
 // takeover replaces the routes of other owners that made creates fail
@@ -294,12 +327,12 @@ func (f *FIB) recordDeleteLocked(o routeOp, op Op) {
 			return
 		}
 
-		f.countLocked(e, -1)
+		f.countStateLocked(e, -1)
 		e.inst = installed{}
 		f.table.Release(e.ref)
 		e.ref = nexthop.Ref{}
 		e.flags &^= flagAdopted
-		f.countLocked(e, 1)
+		f.countStateLocked(e, 1)
 		f.settleLocked(o.plan, e)
 	case op.Err != nil:
 		// A route left behind by a metric change, or found beside ours:
@@ -311,7 +344,7 @@ func (f *FIB) recordDeleteLocked(o routeOp, op Op) {
 // moveLocked records that the key's route is in the kernel as want, on the
 // plan's reference, and releases the reference it used before.
 func (f *FIB) moveLocked(p *plan, e *entry, want installed) {
-	f.countLocked(e, -1)
+	f.countStateLocked(e, -1)
 	e.inst = want
 	f.table.Release(e.ref)
 	e.ref = p.ref
@@ -320,7 +353,7 @@ func (f *FIB) moveLocked(p *plan, e *entry, want installed) {
 	e.flags &^= flagConflict | flagUnresolved | flagAdopted
 	e.backoff = 0
 	delete(f.unresolved, p.idx)
-	f.countLocked(e, 1)
+	f.countStateLocked(e, 1)
 }
 
 // settleLocked records the state of a key that needed no write: kept until
@@ -330,8 +363,8 @@ func (f *FIB) settleLocked(p *plan, e *entry) {
 		return
 	}
 
-	f.countLocked(e, -1)
-	defer f.countLocked(e, 1)
+	f.countStateLocked(e, -1)
+	defer f.countStateLocked(e, 1)
 
 	if !e.inst.ok {
 		// No route uses the object any more.
@@ -377,21 +410,23 @@ func (f *FIB) failLocked(p *plan, e *entry, err error, conflict bool) {
 
 	p.ref = nexthop.Ref{}
 
-	f.countLocked(e, -1)
+	f.countStateLocked(e, -1)
 	e.err = err
 	e.flags &^= flagConflict | flagUnresolved
 	delete(f.unresolved, p.idx)
 	if conflict {
 		e.flags |= flagConflict
 	}
-	f.countLocked(e, 1)
+	f.countStateLocked(e, 1)
 
 	f.retryLocked(p.idx, e)
 }
 
 // applyNexthops applies the nexthop creates and replaces that the routes
-// of this batch need. It runs Setup again after ids were renumbered.
-func (f *FIB) applyNexthops(ctx context.Context) {
+// of this batch need. It runs Setup again after ids were renumbered. When
+// there is a change to apply, it first calls before, if set, so that the
+// dataplane is not asked for two things at once.
+func (f *FIB) applyNexthops(ctx context.Context, before func()) {
 	for range 3 {
 		f.mu.Lock()
 		changes := f.table.Setup()
@@ -399,6 +434,10 @@ func (f *FIB) applyNexthops(ctx context.Context) {
 
 		if len(changes) == 0 {
 			return
+		}
+
+		if before != nil {
+			before()
 		}
 
 		if !f.applyChanges(ctx, changes) {

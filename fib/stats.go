@@ -25,21 +25,20 @@ type counters struct {
 	families map[nexthop.Family]int
 
 	ops, opErrors uint64
-	opsByKind     map[OpKind]uint64
+	opsByKind     [opKinds]uint64 // indexed by OpKind
 	takeovers     uint64
 }
 
 func newCounters() counters {
 	return counters{
-		sources:   make(map[string]int),
-		tables:    make(map[uint32]int),
-		families:  make(map[nexthop.Family]int),
-		opsByKind: make(map[OpKind]uint64),
+		sources:  make(map[string]int),
+		tables:   make(map[uint32]int),
+		families: make(map[nexthop.Family]int),
 	}
 }
 
-// countLocked adds (d = 1) or removes (d = -1) the contribution of e to
-// the counters. Callers remove it before they change e and add it after.
+// countLocked adds (d = 1) or removes (d = -1) the whole contribution of
+// e to the counters: its key and candidates, and its state.
 func (f *FIB) countLocked(e *entry, d int) {
 	c := &f.count
 	if e.hasFirst {
@@ -54,6 +53,15 @@ func (f *FIB) countLocked(e *entry, d int) {
 		return true
 	})
 
+	f.countStateLocked(e, d)
+}
+
+// countStateLocked adds (d = 1) or removes (d = -1) the contribution of
+// e's programming state: installed, adopted, failed and the like. Callers
+// that change that state but not the candidates remove it before and add
+// it after, which costs no map access.
+func (f *FIB) countStateLocked(e *entry, d int) {
+	c := &f.count
 	if e.inst.ok {
 		c.installed += d
 	}
@@ -102,6 +110,22 @@ func addCount[K comparable](m map[K]int, k K, d int) {
 	} else {
 		m[k] = n
 	}
+}
+
+// opKinds is the length of an array indexed by OpKind.
+const opKinds = int(OpRouteDelete) + 1
+
+// opsByKindMap returns the operations counted by kind, without the kinds
+// that have none.
+func (c *counters) opsByKindMap() map[OpKind]uint64 {
+	m := make(map[OpKind]uint64)
+	for k, n := range c.opsByKind {
+		if n > 0 {
+			m[OpKind(k)] = n
+		}
+	}
+
+	return m
 }
 
 func (f *FIB) countOpsLocked(ops []Op) {
@@ -153,7 +177,7 @@ func (f *FIB) statsLocked() Stats {
 		Conflicts:      f.count.conflicts,
 		TablesRoutes:   maps.Clone(f.count.tables),
 		FamiliesRoutes: maps.Clone(f.count.families),
-		OpsByKind:      maps.Clone(f.count.opsByKind),
+		OpsByKind:      f.count.opsByKindMap(),
 		Takeovers:      f.count.takeovers,
 		ApplyDuration:  f.applies.snapshot(),
 	}
