@@ -54,6 +54,7 @@ type benchConfig struct {
 var benchConfigs = []benchConfig{
 	{RouterFibd, "1"},
 	{RouterFibd, "0"},
+	{RouterFibdDry, ""},
 	{RouterGobgpd, ""},
 }
 

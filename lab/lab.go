@@ -67,12 +67,15 @@ type Options struct {
 const (
 	RouterFibd   = "fibd"
 	RouterGobgpd = "gobgpd"
+	// RouterFibdDry is fibd with kernel.dry-run: the same embedded speaker
+	// and FIB, with its kernel programming switched off.
+	RouterFibdDry = "fibd-dry"
 )
 
 // Summary holds the measurements of one run. Durations are zero when not
 // measured.
 type Summary struct {
-	Router     string // RouterFibd or RouterGobgpd
+	Router     string // RouterFibd, RouterFibdDry or RouterGobgpd
 	CompatMode string // net.ipv4.nexthop_compat_mode of the router, "" for the default
 	IPv4, IPv6 int    // prefixes announced
 	Peers      int
@@ -165,9 +168,9 @@ func New(opts Options) (*Lab, error) {
 	switch opts.Router {
 	case "":
 		opts.Router = RouterFibd
-	case RouterFibd, RouterGobgpd:
+	case RouterFibd, RouterFibdDry, RouterGobgpd:
 	default:
-		return nil, fmt.Errorf("invalid router %q: use %s or %s", opts.Router, RouterFibd, RouterGobgpd)
+		return nil, fmt.Errorf("invalid router %q: use %s, %s or %s", opts.Router, RouterFibd, RouterFibdDry, RouterGobgpd)
 	}
 
 	if opts.Routes < 0 {
@@ -221,8 +224,11 @@ func (l *Lab) Run(ctx context.Context) (Summary, error) {
 		{"announce the table", l.converge},
 		{"fail over", l.failover},
 	}
-	if l.opts.Router == RouterGobgpd {
+	switch l.opts.Router {
+	case RouterGobgpd:
 		steps[4].fn, steps[5].fn, steps[6].fn = l.startBaseline, l.convergeBaseline, l.failoverBaseline
+	case RouterFibdDry:
+		steps[6].fn = l.skipFailover
 	}
 
 	for _, step := range steps {
@@ -237,7 +243,7 @@ func (l *Lab) Run(ctx context.Context) (Summary, error) {
 		return sum, nil
 	}
 
-	if l.opts.Router == RouterFibd {
+	if l.opts.Router != RouterGobgpd {
 		l.printLookAround()
 	} else {
 		l.printf("\nThe lab keeps running until you press Ctrl-C. Logs: %s\n", l.dir)

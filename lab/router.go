@@ -40,6 +40,10 @@ type router struct {
 func (l *Lab) routerConfig(socket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log:\n  level: info\n")
+	if l.opts.Router == RouterFibdDry {
+		fmt.Fprintf(&b, "kernel:\n  dry-run: true\n")
+	}
+
 	fmt.Fprintf(&b, "api:\n  socket: %s\n", socket)
 	fmt.Fprintf(&b, "metrics:\n  address: %s\n  pprof: true\n", metricsAddress)
 	fmt.Fprintf(&b, "gobgp:\n  mode: embedded\n  api-address: %s\n", gobgpAPI)

@@ -31,7 +31,7 @@ func run() int {
 
 	flags := flag.NewFlagSet("fibd-lab", flag.ContinueOnError)
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--name NAME] [--routes N] [--ipv4-only] [--peers N] [--once] [--router fibd|gobgpd] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n")
+		fmt.Fprintf(flags.Output(), "usage: fibd-lab [--name NAME] [--routes N] [--ipv4-only] [--peers N] [--once] [--router fibd|fibd-dry|gobgpd] [--compat-mode 0|1] [--dump FILE] [--cleanup]\n")
 		fmt.Fprintf(flags.Output(), "       fibd-lab --bench [--runs N] [--results FILE] [--page FILE] --fibd FILE --gobgpd FILE [--routes N] ...\n\n")
 		flags.PrintDefaults()
 	}
@@ -46,13 +46,13 @@ func run() int {
 	flags.StringVar(&opts.Fibd, "fibd", "", "fibd binary; default build it from this module")
 	flags.StringVar(&opts.Gobgpd, "gobgpd", "", "gobgpd binary; default build it from the module cache")
 	flags.BoolVar(&cleanup, "cleanup", false, "remove the namespaces of a lab that was killed, then exit")
-	flags.StringVar(&opts.Router, "router", lab.RouterFibd, "router under test: fibd, or gobgpd (GoBGP alone with the same BGP configuration, no kernel routes)")
-	flags.BoolVar(&benchMode, "bench", false, "run the BGP benchmark: fibd with nexthop_compat_mode 1 and 0, and gobgpd alone, --runs times each")
+	flags.StringVar(&opts.Router, "router", lab.RouterFibd, "router under test: fibd, fibd-dry (fibd with kernel.dry-run: no kernel routes), or gobgpd (GoBGP alone with the same BGP configuration, no kernel routes)")
+	flags.BoolVar(&benchMode, "bench", false, "run the BGP benchmark: fibd with nexthop_compat_mode 1 and 0, fibd with kernel.dry-run, and gobgpd alone, --runs times each")
 	flags.IntVar(&bench.Runs, "runs", 1, "with --bench: runs of each router configuration")
 	flags.StringVar(&results, "results", "", "with --bench: write the results as JSON to this file")
 	flags.StringVar(&page, "page", "", "with --bench: write the Markdown benchmark page to this file")
 	flags.StringVar(&bench.FibdCommit, "fibd-commit", "", "with --bench: the git commit fibd was built from, recorded in the results")
-	flags.StringVar(&configs, "configs", "", "with --bench: comma-separated router configurations to run, of fibd:1, fibd:0 and gobgpd; default all")
+	flags.StringVar(&configs, "configs", "", "with --bench: comma-separated router configurations to run, of fibd:1, fibd:0, fibd-dry and gobgpd; default all")
 	flags.StringVar(&bench.Command, "command", "", "with --bench: the command line to record in the results; default this one")
 	flags.StringVar(&fromResults, "from-results", "", "write the --page from JSON results files of earlier --bench runs (comma-separated, one section each), without running the lab")
 

@@ -142,8 +142,14 @@ func (d *daemon) openKernel(context.Context) error {
 }
 
 func (d *daemon) newFIB(context.Context) error {
+	var dp fib.Dataplane = d.kernel
+	if d.cfg.Kernel.DryRun {
+		dp = dryRun{kernel: d.kernel}
+		d.log.Warn("dry run: fibd writes nothing to the kernel, adopts nothing and repairs nothing")
+	}
+
 	f, err := fib.New(fib.Config{
-		Dataplane:         d.kernel,
+		Dataplane:         dp,
 		Nexthops:          nexthop.Range(d.cfg.Kernel.NexthopIDs),
 		BatchSize:         d.cfg.FIB.BatchSize,
 		Hold:              d.cfg.FIB.Hold,
@@ -164,6 +170,10 @@ func (d *daemon) newFIB(context.Context) error {
 // rewritten nor removed. The FIB keeps the others until the sources in
 // fib.hold have converged or the hold timeout ends.
 func (d *daemon) adopt(ctx context.Context) error {
+	if d.cfg.Kernel.DryRun {
+		return nil
+	}
+
 	snap, err := d.kernel.Dump(ctx)
 	if err != nil {
 		return fmt.Errorf("dump kernel: %w", err)
@@ -179,6 +189,10 @@ func (d *daemon) adopt(ctx context.Context) error {
 }
 
 func (d *daemon) newMonitor(context.Context) error {
+	if d.cfg.Kernel.DryRun {
+		return nil
+	}
+
 	m, err := monitor.New(monitor.Config{
 		Protocol:          uint8(d.cfg.Kernel.Protocol),
 		ReadBuffer:        d.cfg.Kernel.ReadBuffer,
@@ -211,7 +225,7 @@ func (d *daemon) newAPI(context.Context) error {
 		Devices:         devices,
 		Resolve:         rejectLocalGateways(d.kernel.Resolve),
 		Verify:          d.verify,
-		SyncState:       func() string { return d.monitor.Status().State },
+		SyncState:       func() string { return d.syncStatus().State },
 		Sources:         sourceDistances(a.Sources),
 		DefaultDistance: fib.Distance(a.DefaultDistance),
 		GracePeriod:     time.Duration(a.GracePeriod),
@@ -331,7 +345,10 @@ func (d *daemon) serve(ctx context.Context) error {
 }
 
 func (d *daemon) startProducers(ctx context.Context, g *errgroup.Group) {
-	g.Go(func() error { return d.component(ctx, "monitor", d.monitor.Run) })
+	if d.monitor != nil {
+		g.Go(func() error { return d.component(ctx, "monitor", d.monitor.Run) })
+	}
+
 	g.Go(func() error { return d.component(ctx, "api", d.serveAPI) })
 
 	if d.metrics != nil {
@@ -429,6 +446,12 @@ func (d *daemon) flushKernel() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 
+	if d.cfg.Kernel.DryRun {
+		d.log.Info("dry run: nothing to flush")
+
+		return
+	}
+
 	snap, err := d.kernel.Dump(ctx)
 	if err != nil {
 		d.log.Error("flush on exit failed", logging.Err(err))
@@ -480,12 +503,26 @@ func (d *daemon) close() {
 }
 
 func (d *daemon) verify(ctx context.Context) ([]string, error) {
+	if d.monitor == nil {
+		return nil, errors.New("verify: fibd runs with kernel.dry-run and programs nothing, so there is nothing to compare")
+	}
+
 	report, err := d.monitor.Verify(ctx)
 	if err != nil {
 		return nil, err
 	}
 
 	return report.Differences, nil
+}
+
+// syncStatus returns the monitor's status, or the state "dry-run" when
+// there is no monitor.
+func (d *daemon) syncStatus() monitor.Status {
+	if d.monitor == nil {
+		return monitor.Status{State: stateDryRun}
+	}
+
+	return d.monitor.Status()
 }
 
 func sourceDistances(sources map[string]config.Source) map[string]fib.Distance {

@@ -546,3 +546,59 @@ metrics: {address: ""}
 		t.Errorf("fibd status lacks the takeover count:\n%s", out)
 	}
 }
+
+// TestDaemonDryRun checks that kernel.dry-run computes the FIB, resolving
+// the gateway through the kernel, but leaves the kernel without a route or
+// nexthop of fibd's.
+func TestDaemonDryRun(t *testing.T) {
+	netnstest.Privileged(t)
+
+	dir := t.TempDir()
+	ns := netnstest.New(t)
+	peer := netnstest.New(t)
+	ns.Veth("up0", peer, "down0")
+	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
+	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+
+	h := &fibdHarness{
+		t:      t,
+		ns:     ns,
+		bin:    buildFibd(t, dir),
+		config: filepath.Join(dir, "fibd.yaml"),
+		socket: filepath.Join(dir, "fibd.sock"),
+	}
+	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: "", dry-run: true}
+api: {socket: %s}
+metrics: {address: ""}
+`, h.socket))
+
+	p := h.start()
+	h.mustClient("route", "add", testPrefix, "via", testGateway)
+	waitFor(t, "the route installed in the FIB", 10*time.Second, func() bool {
+		return strings.Contains(h.mustClient("route", "list"), "nhid")
+	})
+
+	if out := h.mustClient("nexthop", "list"); !strings.Contains(out, "dev up0") {
+		t.Errorf("nexthop list = %q, want the gateway resolved to dev up0", out)
+	}
+
+	if status := h.mustClient("status"); !strings.Contains(status, "dry-run") {
+		t.Errorf("status = %q, want the sync state dry-run", status)
+	}
+
+	if out, err := h.client("verify"); err == nil || !strings.Contains(out, "dry-run") {
+		t.Errorf("verify = %q, %v; want a failure that names dry-run", out, err)
+	}
+
+	if routes := showRoute(ns); len(routes) != 0 {
+		t.Errorf("kernel routes for %s = %+v, want none in a dry run", testPrefix, routes)
+	}
+
+	if out := ns.IP("nexthop", "list", "protocol", "201"); strings.TrimSpace(out) != "" {
+		t.Errorf("kernel nexthops of fibd in a dry run:\n%s", out)
+	}
+
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, p.out)
+	}
+}

@@ -40,7 +40,7 @@ func (d *daemon) report(ctx context.Context) error {
 }
 
 func (r *reporter) step(d *daemon) {
-	status := r.observe(d.log, d.fib.Stats(), d.monitor.Status())
+	status := r.observe(d.log, d.fib.Stats(), d.syncStatus())
 	if err := d.notifier.Status(status); err != nil {
 		d.log.Warn("notify systemd of status failed", logging.Err(err))
 	}

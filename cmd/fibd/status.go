@@ -20,7 +20,7 @@ func (d *daemon) metricSources() metrics.Sources {
 		Version: buildVersion(),
 		FIB:     d.fib.Stats,
 		Kernel:  func() metrics.KernelStats { return kernelStats(d.kernel.Stats()) },
-		Sync:    func() metrics.SyncStatus { return syncStatus(d.monitor.Status()) },
+		Sync:    func() metrics.SyncStatus { return syncStatus(d.syncStatus()) },
 	}
 
 	if d.cfg.BGPEnabled() {

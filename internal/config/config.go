@@ -72,6 +72,13 @@ type Kernel struct {
 	// difference.
 	AckPerMessage bool `yaml:"ack-per-message"`
 
+	// DryRun runs fibd without writing to the kernel: every route and
+	// nexthop operation counts as applied, nothing installed is adopted or
+	// repaired, and only next-hop lookups read the kernel. It measures
+	// fibd without its kernel work and tries a configuration on a live
+	// router without touching its FIB.
+	DryRun bool `yaml:"dry-run"`
+
 	// ProtocolNamesDir is the iproute2 directory where fibd writes
 	// fibd.conf, which names its protocol number so that `ip route` prints
 	// "proto fibd"; "" writes nothing. Default /etc/iproute2/rt_protos.d.
