@@ -280,13 +280,16 @@ func (f *FIB) WithdrawSource(source string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
+	// Store order, unlike the index's random order, is roughly the order
+	// the routes were offered in, and the kernel removes neighbouring
+	// prefixes faster one after another than scattered.
 	f.seq++
 	n := 0
-	for _, i := range f.index {
+	f.eachLocked(func(i int32, _ *entry) {
 		if f.withdrawLocked(i, source) {
 			n++
 		}
-	}
+	})
 
 	f.signal()
 
