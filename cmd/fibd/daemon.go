@@ -154,6 +154,7 @@ func (d *daemon) newFIB(context.Context) error {
 		BatchSize:         d.cfg.FIB.BatchSize,
 		Hold:              d.cfg.FIB.Hold,
 		HoldTimeout:       time.Duration(d.cfg.FIB.HoldTimeout),
+		RestoreWait:       time.Duration(d.cfg.FIB.RestoreWait),
 		TakeoverConflicts: d.cfg.FIB.TakeoverConflicts,
 	})
 	if err != nil {

@@ -110,6 +110,12 @@ type FIB struct {
 	// adoption at start. Default 5m.
 	HoldTimeout Duration `yaml:"hold-timeout"`
 
+	// RestoreWait is how long a group that a returning next hop would
+	// rejoin waits for its routes to request that hop again, so that the
+	// hop rejoins with one group replace instead of a write per route.
+	// Default 5s.
+	RestoreWait Duration `yaml:"restore-wait"`
+
 	// FlushOnExit deletes fibd's routes and nexthop objects when the
 	// daemon stops. By default they are kept, so that a restart does not
 	// interrupt forwarding.
@@ -236,7 +242,7 @@ func Default() *Config {
 			NexthopIDs:       IDRange(nexthop.DefaultRange),
 			ProtocolNamesDir: "/etc/iproute2/rt_protos.d",
 		},
-		FIB: FIB{HoldTimeout: Duration(5 * time.Minute)},
+		FIB: FIB{HoldTimeout: Duration(5 * time.Minute), RestoreWait: Duration(nexthop.DefaultRestoreWait)},
 		API: API{
 			Socket:          "/run/fibd/fibd.sock",
 			SocketMode:      0o660,

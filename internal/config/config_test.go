@@ -69,6 +69,7 @@ fib:
   batch-size: 4096
   hold: [bgp, ops]
   hold-timeout: 90s
+  restore-wait: 2s
   flush-on-exit: true
   takeover-conflicts: true
 api:
@@ -124,6 +125,7 @@ func TestParseFull(t *testing.T) {
 		{"fib.batch-size", cfg.FIB.BatchSize, 4096},
 		{"fib.hold", strings.Join(cfg.FIB.Hold, ","), "bgp,ops"},
 		{"fib.hold-timeout", cfg.FIB.HoldTimeout, Duration(90 * time.Second)},
+		{"fib.restore-wait", cfg.FIB.RestoreWait, Duration(2 * time.Second)},
 		{"fib.flush-on-exit", cfg.FIB.FlushOnExit, true},
 		{"fib.takeover-conflicts", cfg.FIB.TakeoverConflicts, true},
 		{"api.socket", cfg.API.Socket, "/run/fibd/api.sock"},

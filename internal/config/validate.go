@@ -119,6 +119,7 @@ func (c *Config) validateKernel(v *validator) {
 func (c *Config) validateFIB(v *validator) {
 	v.intRange("fib.batch-size", c.FIB.BatchSize, 0, 1<<20)
 	v.positive("fib.hold-timeout", c.FIB.HoldTimeout)
+	v.positive("fib.restore-wait", c.FIB.RestoreWait)
 
 	for i, name := range c.FIB.Hold {
 		path := fmt.Sprintf("fib.hold[%d]", i)
