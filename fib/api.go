@@ -119,6 +119,7 @@ type FIB struct {
 	index   map[compactKey]int32
 	sets    map[string]*requested
 	hops    map[nexthop.Hop]resolution
+	hopRefs map[nexthop.Hop]int32 // requested sets that name each hop to resolve
 	gen     uint64 // resolution generation
 	running bool
 
@@ -177,6 +178,7 @@ func New(cfg Config) (*FIB, error) {
 		index:      make(map[compactKey]int32),
 		sets:       make(map[string]*requested),
 		hops:       make(map[nexthop.Hop]resolution),
+		hopRefs:    make(map[nexthop.Hop]int32),
 		unresolved: make(map[int32]struct{}),
 		doneCh:     make(chan struct{}),
 		wake:       make(chan struct{}, 1),

@@ -320,6 +320,39 @@ id 3000000002 via 198.51.100.1 dev v1 proto fibd
 	}
 }
 
+func TestResolutionDroppedWithLastRoute(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	dp.SetGateway(gwA, "v0")
+	h := newHarness(t, dp, fib.Config{})
+	h.run()
+
+	bare := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwA}
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(bare)))
+	h.sync()
+
+	h.fib.Withdraw("bgp", []fib.Key{key("192.0.2.0/24")})
+	h.sync()
+
+	// No route names the gateway, so nothing is resolved again.
+	h.fib.Reresolve()
+	h.sync()
+
+	if n := dp.Resolves(); n != 1 {
+		t.Errorf("resolves after the re-resolution = %d, want 1 (the cache dropped the gateway)", n)
+	}
+
+	// The object went with the route, so the route comes back on a new id.
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(bare)))
+	h.expect(`
+id 3000000002 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000002 proto fibd metric 20
+`)
+
+	if n := dp.Resolves(); n != 2 {
+		t.Errorf("resolves after the route came back = %d, want 2", n)
+	}
+}
+
 func TestSweepAnyConvergedWithoutHold(t *testing.T) {
 	dp := firstRun(t)
 

@@ -301,10 +301,8 @@ func (f *FIB) sweepLocked() {
 	})
 }
 
-// resolution is the cached outcome of resolving one requested hop.
-//
-// TODO: resolutions are never evicted, so every hop ever requested stays in
-// the cache and is resolved again by each Reresolve.
+// resolution is the cached outcome of resolving one requested hop. It is
+// dropped when no requested set names the hop any more.
 type resolution struct {
 	hop   nexthop.Hop   // the first of paths
 	paths []nexthop.Hop // every path of a multipath route to the gateway
@@ -357,6 +355,11 @@ func (f *FIB) resolve(ctx context.Context, hops []nexthop.Hop) map[nexthop.Hop]r
 
 func (f *FIB) storeResolutionsLocked(rs map[nexthop.Hop]resolution) {
 	for h, r := range rs {
+		if f.hopRefs[h] == 0 {
+			// Every set that named h left while it was resolved.
+			continue
+		}
+
 		old, had := f.hops[h]
 		f.hops[h] = r
 		if !had || !sameResolution(old, r) {

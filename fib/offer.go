@@ -87,6 +87,11 @@ func (f *FIB) internLocked(s nexthop.Set, key []byte) *requested {
 
 	rs := &requested{key: string(key), set: s, refs: 1}
 	f.sets[rs.key] = rs
+	for _, m := range s.Members {
+		if needsResolve(m.Hop) {
+			f.hopRefs[m.Hop]++
+		}
+	}
 
 	return rs
 }
@@ -97,8 +102,30 @@ func (f *FIB) unrefSetLocked(rs *requested) {
 	}
 
 	rs.refs--
-	if rs.refs <= 0 {
-		delete(f.sets, rs.key)
+	if rs.refs > 0 {
+		return
+	}
+
+	delete(f.sets, rs.key)
+	for _, m := range rs.set.Members {
+		if needsResolve(m.Hop) {
+			f.unrefHopLocked(m.Hop)
+		}
+	}
+}
+
+// unrefHopLocked counts one requested set less that names h, and drops
+// h's resolution once no set names it.
+func (f *FIB) unrefHopLocked(h nexthop.Hop) {
+	f.hopRefs[h]--
+	if f.hopRefs[h] > 0 {
+		return
+	}
+
+	delete(f.hopRefs, h)
+	if _, ok := f.hops[h]; ok {
+		delete(f.hops, h)
+		f.tracked = coverage{}
 	}
 }
 

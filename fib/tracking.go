@@ -23,8 +23,8 @@ func (f *FIB) coversLocked(prefix netip.Prefix) bool {
 		return false
 	}
 
-	// Resolutions are never evicted, so a cache of the same size contains the
-	// same gateways.
+	// A dropped resolution clears the coverage, so a cache of the same
+	// size as when it was built contains the same gateways.
 	if f.tracked.prefixes == nil || f.tracked.hops != len(f.hops) {
 		f.tracked = buildCoverage(f.hops)
 	}
