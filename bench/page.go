@@ -65,6 +65,7 @@ func renderPage(r *Results, base string) string {
 	p("")
 	renderMachine(p, r)
 	renderGoals(p, r)
+	renderCPU(p, r)
 	renderRatios(p, r)
 	p("## Install rate and failover time")
 	p("")
