@@ -25,7 +25,7 @@ func TestPageJudgesAgainstDryRun(t *testing.T) {
 
 	for _, want := range []string{
 		"| fibd, kernel.dry-run | 1 | 10.0 | 10.0 | 10.0 |",
-		"fibd, nexthop_compat_mode 0 needs 10% more time than the same fibd and embedded GoBGP with kernel programming off (kernel.dry-run) (medians; goal: at most 20%): met.",
+		"fibd, nexthop_compat_mode 0 needs 10% more time than the same fibd and embedded GoBGP with kernel programming off (kernel.dry-run) (medians; goal: at most 20% more): met.",
 		"fibd, nexthop_compat_mode 0 needs 38% more time than GoBGP alone (medians; for comparison, not a goal).",
 	} {
 		if !strings.Contains(page, want) {
