@@ -30,6 +30,23 @@ import (
 // $FIBD_SOCKET names one.
 const DefaultSocket = "/run/fibd/fibd.sock"
 
+// connectionUsage describes the flags that choose how a command reaches
+// the daemon. Every command's usage text ends with it.
+const connectionUsage = `
+Connection flags:
+  --socket PATH          fibd's unix socket (default $FIBD_SOCKET, else
+                         /run/fibd/fibd.sock)
+  --address HOST:PORT    fibd's TCP listener (api.tcp.address), used instead
+                         of the unix socket (default $FIBD_ADDRESS)
+  --ca FILE              PEM bundle of the CA that signed fibd's certificate
+                         (default $FIBD_CA); without it TCP is plaintext and
+                         allowed only to 127.0.0.0/8, ::1 or localhost
+  --cert FILE, --key FILE
+                         client certificate and its key, for a daemon that
+                         requires one (default $FIBD_CERT, $FIBD_KEY)
+  --server-name NAME     name to verify in fibd's certificate (default HOST)
+`
+
 // Exit codes of the commands.
 const (
 	exitOK    = 0
@@ -43,7 +60,13 @@ const maxRecvMsgSize = 64 << 20
 
 // options are the flags every command accepts.
 type options struct {
-	socket     string
+	socket string
+	tcp    tcpOptions
+
+	// set contains the flags given on the command line, which take
+	// precedence over the environment.
+	set map[string]bool
+
 	json       bool
 	timeout    time.Duration
 	candidates bool
@@ -73,6 +96,7 @@ func (c *command) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, 
 	}
 
 	fs.StringVar(&c.opts.socket, "socket", socket, "path of fibd's unix socket")
+	c.opts.tcp.register(fs)
 	fs.BoolVar(&c.opts.json, "json", false, "print the answer as JSON")
 	fs.DurationVar(&c.opts.timeout, "timeout", time.Minute, "time limit of the request")
 	if extra != nil {
@@ -121,6 +145,15 @@ func (c *command) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, 
 		return nil, false
 	}
 
+	c.opts.set = make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { c.opts.set[f.Name] = true })
+
+	if err := c.opts.checkConnection(); err != nil {
+		c.usageError("%v", err)
+
+		return nil, false
+	}
+
 	return positional, true
 }
 
@@ -150,9 +183,14 @@ func (c *command) fail(format string, args ...any) int {
 	return exitError
 }
 
-// dial returns a client of the daemon's socket. grpc connects lazily, so
-// a missing daemon shows up at the first call (see rpcFailed).
+// dial returns a client of the daemon's unix socket, or of its TCP
+// listener with --address. grpc connects lazily, so a missing daemon or a
+// failed TLS handshake shows up at the first call (see rpcFailed).
 func (c *command) dial() (fibdv1.FibClient, func(), error) {
+	if c.opts.tcp.address != "" {
+		return c.dialTCP()
+	}
+
 	target := "unix:" + c.opts.socket
 	if filepath.IsAbs(c.opts.socket) {
 		target = "unix://" + c.opts.socket
@@ -189,6 +227,10 @@ func (c *command) rpcFailed(rpc string, err error) int {
 
 	switch st.Code() {
 	case codes.Unavailable:
+		if c.opts.tcp.address != "" {
+			return c.fail("%s", c.opts.tcp.explain(st.Message()))
+		}
+
 		if _, statErr := os.Stat(c.opts.socket); errors.Is(statErr, fs.ErrNotExist) || strings.Contains(st.Message(), "connection") {
 			return c.fail("cannot connect to fibd on unix socket %s: %s\nstart the daemon with `fibd run --config FILE`, or name its socket with --socket PATH or $FIBD_SOCKET", c.opts.socket, st.Message())
 		}

@@ -33,9 +33,9 @@ const routeUsage = `usage: fibd route add [TYPE] PREFIX [via ADDR] [dev NAME] [w
 
 A next hop's weight is 1 to 65535 (default 1).
 
-Flags (anywhere on the line): --socket PATH (default $FIBD_SOCKET or
-/run/fibd/fibd.sock), --json, --timeout DURATION (default 1m).
-`
+Flags (anywhere on the line): the connection flags below, --json,
+--timeout DURATION (default 1m).
+` + connectionUsage
 
 // Route runs `fibd route add|del|list ARGS` and returns the exit code.
 func Route(args []string, stdout, stderr io.Writer) int {

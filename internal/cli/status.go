@@ -13,18 +13,18 @@ import (
 	"github.com/fibd/fibd/api/fibdv1"
 )
 
-const nexthopUsage = `usage: fibd nexthop list [--socket PATH] [--json] [--timeout DURATION]
-`
+const nexthopUsage = `usage: fibd nexthop list [--socket PATH | --address HOST:PORT] [--json] [--timeout DURATION]
+` + connectionUsage
 
-const statusUsage = `usage: fibd status [--socket PATH] [--json] [--timeout DURATION]
-`
+const statusUsage = `usage: fibd status [--socket PATH | --address HOST:PORT] [--json] [--timeout DURATION]
+` + connectionUsage
 
-const verifyUsage = `usage: fibd verify [--socket PATH] [--json] [--timeout DURATION] [--all]
+const verifyUsage = `usage: fibd verify [--socket PATH | --address HOST:PORT] [--json] [--timeout DURATION] [--all]
 
 Exits with 1 and lists the differences when the kernel is not in sync
 with fibd's desired state. Without --all or --json it prints the first
 100 differences and the count of the others.
-`
+` + connectionUsage
 
 // verifyLines is the number of differences that fibd verify prints
 // without --all.
