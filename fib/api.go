@@ -120,7 +120,7 @@ type FIB struct {
 	sets    map[string]*requested
 	hops    map[nexthop.Hop]resolution
 	hopRefs map[nexthop.Hop]int32 // requested sets that name each hop to resolve
-	gen     uint64 // resolution generation
+	gen     uint64                // resolution generation
 	running bool
 
 	queue      []queued
