@@ -242,6 +242,27 @@ id 3000000002 via 198.51.100.1 dev v0 proto fibd
 			t.Errorf("route error = %v, want none after the new id", st.Err)
 		}
 	})
+
+	// Ids taken one after another since the start cost one batch, not a
+	// failed route and a retry.
+	t.Run("many found on create", func(t *testing.T) {
+		dp := &fibtest.Dataplane{}
+		for id := nexthop.ID(3000000001); id <= 3000000010; id++ {
+			if err := dp.AddNexthop(nexthop.Object{ID: id, Hop: hop(gwC, "v1")}, "zebra"); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		h := newHarness(t, dp, fib.Config{})
+		h.run()
+		h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0"))))
+		h.sync()
+
+		st, _ := h.fib.Lookup(key("192.0.2.0/24"))
+		if st.Err != nil || st.Installed == nil || st.Installed.Nexthop != 3000000011 {
+			t.Errorf("state = %+v, want installed on nexthop 3000000011 at the first try", st)
+		}
+	})
 }
 
 func TestNexthopCreateFailure(t *testing.T) {

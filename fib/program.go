@@ -422,12 +422,18 @@ func (f *FIB) failLocked(p *plan, e *entry, err error, conflict bool) {
 	f.retryLocked(p.idx, e)
 }
 
+// renumberRounds bounds how often applyNexthops runs Setup again after a
+// create found its id taken by another owner. Each round moves every such
+// object to the next free id, so a run of that many ids taken since the
+// start costs one batch, not a failed route and a retry.
+const renumberRounds = 64
+
 // applyNexthops applies the nexthop creates and replaces that the routes
 // of this batch need. It runs Setup again after ids were renumbered. When
 // there is a change to apply, it first calls before, if set, so that the
 // dataplane is not asked for two things at once.
 func (f *FIB) applyNexthops(ctx context.Context, before func()) {
-	for range 3 {
+	for range renumberRounds {
 		f.mu.Lock()
 		changes := f.table.Setup()
 		f.mu.Unlock()
