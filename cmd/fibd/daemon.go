@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,6 +53,10 @@ type daemon struct {
 	listeners []net.Listener
 	metrics   *metrics.Server
 	bgp       *gobgp.Source
+
+	// adoptedRoutes is the number of fibd's routes that the kernel held at
+	// start, from a previous run.
+	adoptedRoutes int
 }
 
 // run builds the components, adopts the kernel's state, runs until ctx is
@@ -172,7 +177,7 @@ func (d *daemon) newFIB(context.Context) error {
 // fib.hold have converged or the hold timeout ends.
 func (d *daemon) adopt(ctx context.Context) error {
 	if d.cfg.Kernel.DryRun {
-		return nil
+		return d.reserveKernelIDs(ctx)
 	}
 
 	snap, err := d.kernel.Dump(ctx)
@@ -181,10 +186,32 @@ func (d *daemon) adopt(ctx context.Context) error {
 	}
 
 	d.fib.Reconcile(snap)
+	d.adoptedRoutes = len(snap.Routes)
 	d.log.Info("kernel state adopted",
 		"routes", len(snap.Routes), "nexthops", len(snap.Nexthops),
 		"foreign_nexthop_ids", len(snap.ForeignNexthops),
 		"hold", d.cfg.FIB.Hold, "hold_timeout", d.cfg.FIB.HoldTimeout.String())
+
+	return nil
+}
+
+// reserveKernelIDs keeps a dry run from showing nexthop ids that the
+// kernel already uses: it reads the kernel's objects in fibd's range, its
+// own from a previous run included, and reserves their ids without
+// adopting anything.
+func (d *daemon) reserveKernelIDs(ctx context.Context) error {
+	snap, err := d.kernel.Dump(ctx)
+	if err != nil {
+		return fmt.Errorf("dump kernel: %w", err)
+	}
+
+	ids := slices.Clone(snap.ForeignNexthops)
+	for _, o := range snap.Nexthops {
+		ids = append(ids, o.ID)
+	}
+
+	d.fib.Reconcile(fib.Snapshot{ForeignNexthops: ids})
+	d.log.Info("dry run: nexthop ids in the kernel reserved, nothing adopted", "ids", len(ids), "kernel_routes", len(snap.Routes))
 
 	return nil
 }
@@ -294,7 +321,16 @@ func (d *daemon) newBGP(context.Context) error {
 		return nil
 	}
 
-	src, err := gobgp.New(bgpOptions(d.cfg, componentLogger(d.log, "bgp")), d.fib)
+	opts := bgpOptions(d.cfg, componentLogger(d.log, "bgp"))
+
+	// The routes of the previous run keep forwarding until BGP has
+	// converged, rather than moving to whichever peer returns first.
+	opts.DeferUntilConverged = d.cfg.GoBGP.DeferAfterRestart && d.adoptedRoutes > 0
+	if opts.DeferUntilConverged {
+		d.log.Info("bgp routes deferred until bgp converges, since the kernel has routes from the previous run", "routes", d.adoptedRoutes, "convergence_timeout", time.Duration(d.cfg.GoBGP.ConvergenceTimeout).String())
+	}
+
+	src, err := gobgp.New(opts, d.fib)
 	if err != nil {
 		return err
 	}
@@ -336,9 +372,12 @@ func (d *daemon) serve(ctx context.Context) error {
 
 	// By default fibd's routes stay in the kernel so that a restart does
 	// not interrupt forwarding; the next run adopts them.
-	if flush {
+	switch {
+	case d.cfg.Kernel.DryRun:
+		d.log.Info("dry run: fibd wrote nothing to the kernel", "routes", d.fib.Stats().Installed)
+	case flush:
 		d.flushKernel()
-	} else {
+	default:
 		d.log.Info("keeping fibd's routes in the kernel", "installed", d.fib.Stats().Installed)
 	}
 
@@ -446,12 +485,6 @@ func (d *daemon) ready() {
 func (d *daemon) flushKernel() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
-
-	if d.cfg.Kernel.DryRun {
-		d.log.Info("dry run: nothing to flush")
-
-		return
-	}
 
 	snap, err := d.kernel.Dump(ctx)
 	if err != nil {

@@ -567,6 +567,10 @@ func TestDaemonDryRun(t *testing.T) {
 		config: filepath.Join(dir, "fibd.yaml"),
 		socket: filepath.Join(dir, "fibd.sock"),
 	}
+	// An object of another tool in fibd's id range: the dry run must not
+	// show its id as fibd's.
+	ns.IP("nexthop", "add", "id", "3000000000", "via", testGateway, "dev", "up0")
+
 	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: "", dry-run: true}
 api: {socket: %s}
 metrics: {address: ""}
@@ -578,8 +582,13 @@ metrics: {address: ""}
 		return strings.Contains(h.mustClient("route", "list"), "nhid")
 	})
 
-	if out := h.mustClient("nexthop", "list"); !strings.Contains(out, "dev up0") {
+	out := h.mustClient("nexthop", "list")
+	if !strings.Contains(out, "dev up0") {
 		t.Errorf("nexthop list = %q, want the gateway resolved to dev up0", out)
+	}
+
+	if strings.Contains(out, "id 3000000000 ") {
+		t.Errorf("nexthop list = %q, want no object with the id the kernel holds for another tool", out)
 	}
 
 	if status := h.mustClient("status"); !strings.Contains(status, "dry-run") {
@@ -600,5 +609,9 @@ metrics: {address: ""}
 
 	if err := p.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("fibd exited with %v after SIGTERM\n%s", err, p.out)
+	}
+
+	if !strings.Contains(p.out.String(), "dry run: fibd wrote nothing to the kernel") {
+		t.Errorf("fibd's log at exit lacks the dry-run line:\n%s", p.out)
 	}
 }
