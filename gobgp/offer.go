@@ -68,6 +68,45 @@ func (t *table) sweep() {
 	t.resync = nil
 }
 
+// offerDeferred ends the deferral of Options.DeferUntilConverged: it
+// offers every prefix of the table to the sink in one Update, in prefix
+// order, which the kernel inserts fastest. It returns the number of
+// routes, and false when the table did not defer.
+func (t *table) offerDeferred() (int, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	if !t.deferring {
+		return 0, false
+	}
+
+	t.deferring = false
+	prefixes := make([]netip.Prefix, 0, len(t.offered))
+	for prefix := range t.offered {
+		prefixes = append(prefixes, prefix)
+	}
+
+	slices.SortFunc(prefixes, comparePrefixes)
+
+	b := batch{t: t}
+	for _, prefix := range prefixes {
+		b.addRoute(t.route(prefix, t.offered[prefix]))
+	}
+
+	b.flush()
+
+	return len(prefixes), true
+}
+
+// comparePrefixes orders IPv4 before IPv6, then by address and length.
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+
+	return a.Bits() - b.Bits()
+}
+
 // setOffered changes the set offered for a prefix and keeps the sets'
 // reference counts and the next-hop tracking up to date.
 func (t *table) setOffered(prefix netip.Prefix, set *memberSet) {
@@ -178,8 +217,16 @@ func (b *batch) addWithdraw(k fib.Key) {
 
 // flush hands the collected changes to the sink. A route the sink rejects
 // is withdrawn, so that no earlier candidate of the prefix stays behind.
+// While the table defers, the changes are dropped: offered already holds
+// them.
 func (b *batch) flush() {
 	t := b.t
+	if t.deferring {
+		b.routes, b.withdraw = nil, nil
+
+		return
+	}
+
 	if len(b.routes) > 0 {
 		errs := t.sink.Update(b.routes)
 		t.stats.updates.Add(uint64(len(b.routes)))

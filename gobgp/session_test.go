@@ -121,8 +121,16 @@ func established(t testing.TB, addr string, as uint32) *api.Peer {
 func startSource(t *testing.T, b *fakeBackend, timeout time.Duration) (*Source, *fakeSink) {
 	t.Helper()
 
+	return startSourceWith(t, b, Options{ConvergenceTimeout: timeout})
+}
+
+// startSourceWith runs a remote-mode source with opts on b.
+func startSourceWith(t *testing.T, b *fakeBackend, opts Options) (*Source, *fakeSink) {
+	t.Helper()
+
+	opts.Mode, opts.RemoteAddress = ModeRemote, "127.0.0.1:1"
 	sink := newFakeSink()
-	s, err := New(Options{Mode: ModeRemote, RemoteAddress: "127.0.0.1:1", ConvergenceTimeout: timeout}, sink)
+	s, err := New(opts, sink)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -174,6 +182,45 @@ func TestSessionConverged(t *testing.T) {
 
 	if got := sink.take(); !strings.HasSuffix(got, "converged bgp") {
 		t.Errorf("calls:\n%s\nwant the last to be: converged bgp", got)
+	}
+}
+
+// TestSessionDeferUntilConverged checks that a source started over the
+// routes of a previous run offers nothing while the peers come back one by
+// one, then the whole multipath table at once, before its convergence.
+func TestSessionDeferUntilConverged(t *testing.T) {
+	b := newFakeBackend(t)
+	s, sink := startSourceWith(t, b, Options{ConvergenceTimeout: time.Hour, DeferUntilConverged: true})
+
+	b.sendPeer(api.WatchEventResponse_PeerEvent_INIT, peerEvent(peerA, 65001, localAS, api.PeerState_ACTIVE))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_INIT, peerEvent(peerB, 65002, localAS, api.PeerState_ACTIVE))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_END_OF_INIT, nil)
+	b.table <- nil // the empty initial table
+
+	b.setDetails(peerA, established(t, peerA, 65001))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_STATE, peerEvent(peerA, 65001, localAS, api.PeerState_ESTABLISHED))
+	b.table <- []*api.Path{
+		apiPath(t, "192.0.2.0/24", peerA, 65001, false, "198.51.100.1"),
+		eorPath(peerA, api.Family_AFI_IP),
+	}
+	waitFor(t, "the first peer's table", func() bool { return s.table.stats.messages.Load() == 2 })
+
+	if got := sink.take(); got != "" {
+		t.Errorf("calls before convergence:\n%s\nwant none", got)
+	}
+
+	b.setDetails(peerB, established(t, peerB, 65002))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_STATE, peerEvent(peerB, 65002, localAS, api.PeerState_ESTABLISHED))
+	b.table <- []*api.Path{
+		apiPath(t, "192.0.2.0/24", peerA, 65001, false, "198.51.100.1"),
+		apiPath(t, "192.0.2.0/24", peerB, 65002, false, "198.51.100.2"),
+		eorPath(peerB, api.Family_AFI_IP),
+	}
+	waitFor(t, "convergence", s.converged.Load)
+
+	want := "update 192.0.2.0/24 nexthop via 198.51.100.1 weight 1 nexthop via 198.51.100.2 weight 1 distance 20\nconverged bgp"
+	if got := sink.take(); got != want {
+		t.Errorf("calls:\n%s\nwant:\n%s", got, want)
 	}
 }
 

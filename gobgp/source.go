@@ -91,6 +91,15 @@ type Options struct {
 	// before the source declares convergence; zero means 2 minutes.
 	ConvergenceTimeout time.Duration
 
+	// DeferUntilConverged keeps every change from the sink until the
+	// source has converged, then offers the whole table at once, as a
+	// restarting BGP speaker defers route selection (RFC 4724). Set it
+	// when the sink kept the routes of a previous run: they keep
+	// forwarding as they are while the sessions come back one by one,
+	// instead of moving to the first peer's paths and back to the
+	// multipath groups they used.
+	DeferUntilConverged bool
+
 	// Logger receives the source's and GoBGP's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -150,6 +159,7 @@ func New(opts Options, sink Sink) (*Source, error) {
 		batchSize:    watchBatchSize,
 	}, sink, s.peers, s.gateways, nil)
 	s.table.log = opts.Logger
+	s.table.deferring = opts.DeferUntilConverged
 
 	return s, nil
 }
@@ -260,6 +270,10 @@ func (s *Source) Run(ctx context.Context) error {
 // offered its whole table.
 func (s *Source) declareConverged() {
 	s.convergedOnce.Do(func() {
+		if n, ok := s.table.offerDeferred(); ok {
+			s.log.Info("bgp offered the table deferred until convergence", "routes", n)
+		}
+
 		s.converged.Store(true)
 		s.sink.Converged(SourceName)
 		s.log.Info("bgp converged", "routes", s.table.stats.routes.Load())

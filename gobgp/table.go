@@ -123,6 +123,11 @@ type table struct {
 	// nil means at once.
 	sweepReady func() bool
 
+	// deferring is set while the table keeps its changes from the sink
+	// (Options.DeferUntilConverged); offered then holds what the sink
+	// gets when offerDeferred ends it.
+	deferring bool
+
 	// log receives one line per message in which paths could not be
 	// decoded or used, or routes were rejected.
 	log *slog.Logger

@@ -221,6 +221,11 @@ type GoBGP struct {
 	// ConvergenceTimeout bounds the wait for the initial BGP table before
 	// the source declares convergence anyway. Default 2m.
 	ConvergenceTimeout Duration `yaml:"convergence-timeout"`
+
+	// DeferAfterRestart keeps BGP's routes from the FIB until BGP has
+	// converged when fibd starts over routes of its previous run, then
+	// offers the whole table at once. Default true.
+	DeferAfterRestart bool `yaml:"defer-after-restart"`
 }
 
 // Modes of the BGP source.
@@ -257,6 +262,7 @@ func Default() *Config {
 			Table:              254,
 			Metric:             20,
 			ConvergenceTimeout: Duration(2 * time.Minute),
+			DeferAfterRestart:  true,
 		},
 	}
 }

@@ -96,6 +96,7 @@ gobgp:
   table: 100
   metric: 30
   convergence-timeout: 45s
+  defer-after-restart: false
 bgp:
   global:
     config:
@@ -146,6 +147,7 @@ func TestParseFull(t *testing.T) {
 		{"gobgp.table", cfg.GoBGP.Table, uint32(100)},
 		{"gobgp.metric", cfg.GoBGP.Metric, uint32(30)},
 		{"gobgp.convergence-timeout", cfg.GoBGP.ConvergenceTimeout, Duration(45 * time.Second)},
+		{"gobgp.defer-after-restart", cfg.GoBGP.DeferAfterRestart, false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
