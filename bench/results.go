@@ -59,6 +59,11 @@ type Measurement struct {
 	// Invocation is the index of the results file a merged measurement
 	// comes from; ratios pair only measurements of the same invocation.
 	Invocation int `json:"invocation,omitempty"`
+
+	// Shadowed marks a merged measurement that an earlier invocation also
+	// made: the tables show the earlier one, and this one serves only to
+	// pair ratios with the other contenders of its own invocation.
+	Shadowed bool `json:"-"`
 }
 
 // Sample is one run of a measurement.
@@ -113,7 +118,20 @@ func Summarize(samples []Sample, fn func(Sample) float64) Summary {
 func (r *Results) Find(contender, scenario string, w Workload) *Measurement {
 	for i := range r.Measurements {
 		m := &r.Measurements[i]
-		if m.Contender == contender && m.Scenario == scenario && m.Workload == w {
+		if !m.Shadowed && m.Contender == contender && m.Scenario == scenario && m.Workload == w {
+			return m
+		}
+	}
+
+	return nil
+}
+
+// findIn returns the measurement of a contender, scenario and workload
+// made by one invocation, shadowed or not.
+func (r *Results) findIn(contender, scenario string, w Workload, invocation int) *Measurement {
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		if m.Invocation == invocation && m.Contender == contender && m.Scenario == scenario && m.Workload == w {
 			return m
 		}
 	}
@@ -175,8 +193,9 @@ func ReadResults(path string) (*Results, error) {
 // Merge combines the results of several invocations into one page's
 // worth: commands are listed one per line, contenders and measurements
 // are added in order, and a measurement already present (same contender,
-// scenario and workload) keeps the first invocation's samples, so that
-// ratios still pair samples of the same run.
+// scenario and workload) keeps the first invocation's samples in the
+// tables. The later one stays, shadowed, so that ratios still pair
+// samples of the same run.
 func Merge(rs []*Results) *Results {
 	if len(rs) == 0 {
 		return &Results{}
@@ -205,10 +224,9 @@ func Merge(rs []*Results) *Results {
 		}
 
 		for _, x := range r.Measurements {
-			if m.Find(x.Contender, x.Scenario, x.Workload) == nil {
-				x.Invocation = i
-				m.Measurements = append(m.Measurements, x)
-			}
+			x.Invocation = i
+			x.Shadowed = m.Find(x.Contender, x.Scenario, x.Workload) != nil
+			m.Measurements = append(m.Measurements, x)
 		}
 	}
 
