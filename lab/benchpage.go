@@ -257,8 +257,13 @@ func (r BenchReport) writeRuns(b *strings.Builder) {
 			kernel, via, updates = "–", "–", "–"
 		}
 
-		fmt.Fprintf(b, "| %d | %s | %.1f | %s | %.3f | %s | %s | %.0f | %.2f |\n",
-			i+1, configName(c), seconds(s.Converged), kernel, seconds(s.BGPFailover), updates, via, float64(s.PeakRSSKiB)/1024, s.LoadAverage)
+		tail := fmt.Sprintf("%.3f", seconds(s.BGPFailover))
+		if s.Router == RouterFibdDry {
+			tail = "–"
+		}
+
+		fmt.Fprintf(b, "| %d | %s | %.1f | %s | %s | %s | %s | %.0f | %.2f |\n",
+			i+1, configName(c), seconds(s.Converged), kernel, tail, updates, via, float64(s.PeakRSSKiB)/1024, s.LoadAverage)
 	}
 
 	fmt.Fprintf(b, "\n")
