@@ -79,8 +79,9 @@ func renderPage(r *Results, base string) string {
 	return b.String()
 }
 
-// runsText says how many runs each figure is the median of: one number,
-// or a range when merged invocations ran different numbers of runs.
+// runsText returns how many runs each figure is the median of: one
+// number, or a range when merged invocations ran different numbers of
+// runs.
 func runsText(r *Results) string {
 	lo, hi := 0, 0
 	for _, m := range r.Measurements {

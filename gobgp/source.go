@@ -94,10 +94,10 @@ type Options struct {
 	// DeferUntilConverged keeps every change from the sink until the
 	// source has converged, then offers the whole table at once, as a
 	// restarting BGP speaker defers route selection (RFC 4724). Set it
-	// when the sink kept the routes of a previous run: they keep
-	// forwarding as they are while the sessions come back one by one,
-	// instead of moving to the first peer's paths and back to the
-	// multipath groups they used.
+	// when the sink kept the routes of a previous run. Those routes then
+	// keep forwarding as they are while the sessions come back one by
+	// one. Without it they move to the first peer's paths, and back to
+	// their multipath groups when the other peers return.
 	DeferUntilConverged bool
 
 	// Logger receives the source's and GoBGP's log; nil discards it.
