@@ -27,6 +27,13 @@ type gateways struct {
 	// down maps each next hop marked down to the peer whose session loss
 	// caused it.
 	down map[netip.Addr]netip.Addr
+
+	// deferUps is set while the source defers its routes: a next hop that
+	// comes back is then kept in deferred instead of being marked up,
+	// because the sink still holds routes of a previous run that request
+	// it, whatever its peer announces now.
+	deferUps bool
+	deferred map[netip.Addr]bool
 }
 
 func newGateways(sink Sink) *gateways {
@@ -35,6 +42,32 @@ func newGateways(sink Sink) *gateways {
 		peers: make(map[netip.Addr]map[netip.Addr]int),
 		down:  make(map[netip.Addr]netip.Addr),
 	}
+}
+
+// up marks a next hop up in the sink, or keeps it for releaseUps while
+// the source defers.
+func (g *gateways) up(gw netip.Addr) {
+	if g.deferUps {
+		g.deferred[gw] = true
+
+		return
+	}
+
+	g.sink.SetGatewayDown(gw, gatewayReason, false)
+}
+
+// releaseUps ends the deferral of next hops that came back: the sink marks
+// them up now, after the source has offered its routes.
+func (g *gateways) releaseUps() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	g.deferUps = false
+	for gw := range g.deferred {
+		g.sink.SetGatewayDown(gw, gatewayReason, false)
+	}
+
+	g.deferred = nil
 }
 
 // addSet records the pairs of a member set that came into use. A next hop
@@ -55,7 +88,7 @@ func (g *gateways) addSet(members []member, established func(netip.Addr) bool) {
 
 		if _, ok := g.down[gw]; ok && established(m.peer) {
 			delete(g.down, gw)
-			g.sink.SetGatewayDown(gw, gatewayReason, false)
+			g.up(gw)
 		}
 	}
 }
@@ -96,6 +129,7 @@ func (g *gateways) peerDown(peer netip.Addr) []netip.Addr {
 		}
 
 		g.down[gw] = peer
+		delete(g.deferred, gw)
 		g.sink.SetGatewayDown(gw, gatewayReason, true)
 		marked = append(marked, gw)
 	}
@@ -112,7 +146,7 @@ func (g *gateways) peerUp(peer netip.Addr) {
 	for gw, cause := range g.down {
 		if cause == peer {
 			delete(g.down, gw)
-			g.sink.SetGatewayDown(gw, gatewayReason, false)
+			g.up(gw)
 		}
 	}
 }

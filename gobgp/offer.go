@@ -98,6 +98,15 @@ func (t *table) offerDeferred() (int, bool) {
 	return len(prefixes), true
 }
 
+// isDeferring reports whether the table still keeps its changes from the
+// sink.
+func (t *table) isDeferring() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	return t.deferring
+}
+
 // comparePrefixes orders IPv4 before IPv6, then by address and length.
 func comparePrefixes(a, b netip.Prefix) int {
 	if c := a.Addr().Compare(b.Addr()); c != 0 {

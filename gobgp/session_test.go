@@ -11,6 +11,8 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/fibd/fibd/nexthop"
 )
 
 // fakeBackend is a speaker whose watch streams are fed by the test.
@@ -450,5 +452,46 @@ func TestStatusBusySpeaker(t *testing.T) {
 	s.Snapshot()
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Errorf("Snapshot took %s, want no query", d)
+	}
+}
+
+// TestGatewayUpDeferred checks that a next hop whose session returns
+// during the deferral is marked up only once the table is offered, so that
+// the routes of the previous run do not take it back meanwhile.
+func TestGatewayUpDeferred(t *testing.T) {
+	sink := newFakeSink()
+	g := newGateways(sink)
+	g.deferUps, g.deferred = true, make(map[netip.Addr]bool)
+
+	gw, peer := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr(peerA)
+	g.addSet([]member{{hop: nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gw}, peer: peer}}, func(netip.Addr) bool { return true })
+	g.peerDown(peer)
+	g.peerUp(peer)
+
+	if got, want := sink.take(), "gateway 198.51.100.1 down bgp-peer"; got != want {
+		t.Errorf("calls during the deferral:\n%s\nwant:\n%s", got, want)
+	}
+
+	g.releaseUps()
+	if got, want := sink.take(), "gateway 198.51.100.1 up bgp-peer"; got != want {
+		t.Errorf("calls after the deferral:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSessionDeferLimit checks that the deferral ends at its limit when
+// the source has not converged, without declaring convergence.
+func TestSessionDeferLimit(t *testing.T) {
+	b := newFakeBackend(t)
+	s, sink := startSourceWith(t, b, Options{ConvergenceTimeout: time.Hour, DeferUntilConverged: true, DeferLimit: 200 * time.Millisecond})
+	t.Cleanup(s.startDeferLimit())
+
+	b.setDetails(peerA, established(t, peerA, 65001))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_INIT, peerEvent(peerA, 65001, localAS, api.PeerState_ESTABLISHED))
+	b.sendPeer(api.WatchEventResponse_PeerEvent_END_OF_INIT, nil)
+	b.table <- []*api.Path{apiPath(t, "192.0.2.0/24", peerA, 65001, false, "198.51.100.1")}
+	waitFor(t, "the route at the deferral limit", func() bool { return sink.len() == 1 })
+
+	if s.converged.Load() || s.Snapshot().Deferring {
+		t.Errorf("converged %v, deferring %v; want neither after the limit", s.converged.Load(), s.Snapshot().Deferring)
 	}
 }

@@ -100,6 +100,12 @@ type Options struct {
 	// their multipath groups when the other peers return.
 	DeferUntilConverged bool
 
+	// DeferLimit ends the deferral of DeferUntilConverged after this long
+	// even if the source has not converged, so that the routes reach the
+	// sink before it gives up on them (fib.hold-timeout). Zero means no
+	// limit other than convergence.
+	DeferLimit time.Duration
+
 	// Logger receives the source's and GoBGP's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -160,6 +166,10 @@ func New(opts Options, sink Sink) (*Source, error) {
 	}, sink, s.peers, s.gateways, nil)
 	s.table.log = opts.Logger
 	s.table.deferring = opts.DeferUntilConverged
+	if opts.DeferUntilConverged {
+		s.gateways.deferUps = true
+		s.gateways.deferred = make(map[netip.Addr]bool)
+	}
 
 	return s, nil
 }
@@ -252,6 +262,9 @@ func (s *Source) Run(ctx context.Context) error {
 	})
 	defer timer.Stop()
 
+	stopLimit := s.startDeferLimit()
+	defer stopLimit()
+
 	var err error
 	if s.opts.Mode == ModeEmbedded {
 		err = s.runEmbedded(ctx)
@@ -270,14 +283,36 @@ func (s *Source) Run(ctx context.Context) error {
 // offered its whole table.
 func (s *Source) declareConverged() {
 	s.convergedOnce.Do(func() {
-		if n, ok := s.table.offerDeferred(); ok {
-			s.log.Info("bgp offered the table deferred until convergence", "routes", n)
-		}
-
+		s.endDeferral("bgp offered the table deferred until convergence")
 		s.converged.Store(true)
 		s.sink.Converged(SourceName)
 		s.log.Info("bgp converged", "routes", s.table.stats.routes.Load())
 	})
+}
+
+// endDeferral offers the routes deferred by Options.DeferUntilConverged,
+// then marks up the next hops that came back meanwhile. It does nothing
+// when the source does not defer (any more).
+func (s *Source) endDeferral(msg string) {
+	if n, ok := s.table.offerDeferred(); ok {
+		s.log.Info(msg, "routes", n)
+	}
+
+	s.gateways.releaseUps()
+}
+
+// startDeferLimit starts the timer of Options.DeferLimit and returns the
+// function that stops it.
+func (s *Source) startDeferLimit() (stop func()) {
+	if !s.opts.DeferUntilConverged || s.opts.DeferLimit <= 0 {
+		return func() {}
+	}
+
+	limit := time.AfterFunc(s.opts.DeferLimit, func() {
+		s.endDeferral("bgp offered the deferred table before convergence, at the deferral limit")
+	})
+
+	return func() { limit.Stop() }
 }
 
 // checkConverged declares convergence when the table is synchronised and

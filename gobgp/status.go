@@ -36,8 +36,13 @@ type Status struct {
 	// Peers are the configured neighbors, sorted by address.
 	Peers []PeerStatus
 
-	// Routes is the number of prefixes offered to the sink.
+	// Routes is the number of prefixes offered to the sink, or while
+	// Deferring, the number it will be offered.
 	Routes int
+
+	// Deferring reports that the routes are kept from the sink until
+	// convergence (Options.DeferUntilConverged).
+	Deferring bool
 
 	// Messages and Paths count the watch messages and paths received.
 	Messages, Paths uint64
@@ -119,6 +124,7 @@ func (s *Source) status(counters bool) Status {
 		Rejected:     s.table.stats.rejected.Load(),
 		Skipped:      s.table.stats.skipped.Load(),
 		GatewaysDown: s.gateways.downCount(),
+		Deferring:    s.table.isDeferring(),
 	}
 
 	if s.opts.Mode == ModeRemote {

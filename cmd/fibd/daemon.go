@@ -325,9 +325,14 @@ func (d *daemon) newBGP(context.Context) error {
 
 	// The routes of the previous run keep forwarding until BGP has
 	// converged, rather than moving to whichever peer returns first.
+	// The deferral ends by half the hold timeout at the latest, so that
+	// the routes reach the FIB well before it sweeps what no source
+	// offered.
 	opts.DeferUntilConverged = d.cfg.GoBGP.DeferAfterRestart && d.adoptedRoutes > 0
+	opts.DeferLimit = time.Duration(d.cfg.FIB.HoldTimeout) / 2
 	if opts.DeferUntilConverged {
-		d.log.Info("bgp routes deferred until bgp converges, since the kernel has routes from the previous run", "routes", d.adoptedRoutes, "convergence_timeout", time.Duration(d.cfg.GoBGP.ConvergenceTimeout).String())
+		d.log.Info("bgp routes deferred until bgp converges, since the kernel has routes from the previous run",
+			"routes", d.adoptedRoutes, "convergence_timeout", time.Duration(d.cfg.GoBGP.ConvergenceTimeout).String(), "limit", opts.DeferLimit.String())
 	}
 
 	src, err := gobgp.New(opts, d.fib)

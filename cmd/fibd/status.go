@@ -110,7 +110,7 @@ func (d *daemon) bgpStatusLines() map[string]string {
 		"bgp":             st.Mode,
 		"bgp connected":   fmt.Sprint(st.Connected),
 		"bgp peers":       fmt.Sprintf("%d established of %d", established, len(st.Peers)),
-		"bgp routes":      fmt.Sprint(st.Routes),
+		"bgp routes":      bgpRoutesLine(st),
 		"bgp converged":   fmt.Sprint(st.Converged),
 		"bgp updates":     fmt.Sprint(st.Updates + st.Withdrawals),
 		"bgp last update": formatTime(st.LastChange),
@@ -138,4 +138,14 @@ func formatTime(t time.Time) string {
 
 func fileMode(m config.FileMode) os.FileMode {
 	return os.FileMode(m)
+}
+
+// bgpRoutesLine counts BGP's routes, and says when they wait for BGP's
+// convergence after a restart.
+func bgpRoutesLine(st gobgp.Status) string {
+	if st.Deferring {
+		return fmt.Sprintf("%d, deferred until bgp converges (the kernel keeps the previous run's routes)", st.Routes)
+	}
+
+	return fmt.Sprint(st.Routes)
 }
