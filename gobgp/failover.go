@@ -28,10 +28,10 @@ type gateways struct {
 	// caused it.
 	down map[netip.Addr]netip.Addr
 
-	// deferUps is set while the source defers its routes: a next hop that
-	// comes back is then kept in deferred instead of being marked up,
-	// because the sink still holds routes of a previous run that request
-	// it, whatever its peer announces now.
+	// deferUps is set while the source defers its routes. A next hop that
+	// comes back is then kept in deferred instead of being marked up: the
+	// sink still holds routes of a previous run that request it, whatever
+	// its peer announces now.
 	deferUps bool
 	deferred map[netip.Addr]bool
 }

@@ -140,8 +140,8 @@ func fileMode(m config.FileMode) os.FileMode {
 	return os.FileMode(m)
 }
 
-// bgpRoutesLine counts BGP's routes, and says when they wait for BGP's
-// convergence after a restart.
+// bgpRoutesLine returns the count of BGP's routes, and notes when they
+// wait for BGP's convergence after a restart.
 func bgpRoutesLine(st gobgp.Status) string {
 	if st.Deferring {
 		return fmt.Sprintf("%d, deferred until bgp converges (the kernel keeps the previous run's routes)", st.Routes)
