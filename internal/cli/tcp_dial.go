@@ -147,12 +147,22 @@ func (t *tcpOptions) explain(msg string) string {
 		}
 	}
 
+	return t.advice(msg)
+}
+
+// advice returns the message for the cause in msg, with the step that
+// fixes it.
+func (t *tcpOptions) advice(msg string) string {
 	failed := fmt.Sprintf("cannot connect to fibd on tcp %s: %s\n", t.address, msg)
 	handshake := fmt.Sprintf("TLS handshake with fibd on tcp %s failed: %s\n", t.address, msg)
 
 	switch {
 	case strings.Contains(msg, "connection refused"):
 		return failed + "check that fibd runs on that host with api.tcp.address set to this address"
+	case strings.Contains(msg, "x509: certificate has expired or is not yet valid"):
+		return handshake + "fibd's certificate (api.tcp.cert) has expired or is not valid yet; renew it, or check the clocks of both hosts"
+	case strings.Contains(msg, "remote error: tls: expired certificate"):
+		return handshake + fmt.Sprintf("fibd rejected the client certificate %s as expired or not valid yet; renew it, or check the clocks of both hosts", t.certFile)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "failed to verify certificate"):
 		return handshake + fmt.Sprintf("fibd's certificate does not verify against the CA file %s; pass with --ca the CA that signed the daemon's api.tcp.cert, "+
 			"and --server-name NAME if the certificate does not name the host of --address", t.caFile)

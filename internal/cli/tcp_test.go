@@ -476,3 +476,19 @@ func TestDialLoopbackRejectsOtherHosts(t *testing.T) {
 		t.Errorf("dial 192.0.2.1:50051 = %v, want the loopback error", err)
 	}
 }
+
+func TestTCPAdviceExpired(t *testing.T) {
+	opts := &tcpOptions{address: "127.0.0.1:50051", caFile: "ca.pem", certFile: "client.pem"}
+	tests := []struct {
+		msg, want string
+	}{
+		{"tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time", "fibd's certificate (api.tcp.cert) has expired"},
+		{"remote error: tls: expired certificate", "rejected the client certificate client.pem as expired"},
+	}
+
+	for _, tt := range tests {
+		if got := opts.advice(tt.msg); !strings.Contains(got, tt.want) {
+			t.Errorf("advice(%q) = %q, want it to contain %q", tt.msg, got, tt.want)
+		}
+	}
+}

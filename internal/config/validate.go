@@ -203,8 +203,8 @@ func (c *Config) validateTCP(v *validator) {
 		v.fail("api.tcp.client-ca", "%q needs a server certificate: set api.tcp.cert and api.tcp.key", t.ClientCA)
 	case t.Cert == "" && !t.AllowInsecureLoopback:
 		v.fail("api.tcp.address", "%q has no TLS: set api.tcp.cert and api.tcp.key, or for a loopback address api.tcp.allow-insecure-loopback: true", t.Address)
-	case t.Cert == "" && !loopback:
-		v.fail("api.tcp.allow-insecure-loopback", "true is allowed only on a loopback address, and api.tcp.address is %q: use 127.0.0.1 or ::1, or set api.tcp.cert and api.tcp.key", t.Address)
+	case t.Cert == "" && (!loopback || !isIPAddress(t.Address)):
+		v.fail("api.tcp.allow-insecure-loopback", "true is allowed only on a loopback IP address, and api.tcp.address is %q: use 127.0.0.1 or ::1, or set api.tcp.cert and api.tcp.key", t.Address)
 	}
 }
 
@@ -291,6 +291,19 @@ func checkAddress(address string) (loopback bool, err error) {
 	}
 
 	return IsLoopbackHost(host), nil
+}
+
+// isIPAddress reports whether the host of host:port is an IP address
+// rather than a name such as localhost.
+func isIPAddress(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+
+	_, err = netip.ParseAddr(host)
+
+	return err == nil
 }
 
 // IsLoopbackHost reports whether host is "localhost" or a loopback address.
