@@ -49,7 +49,70 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 		return err
 	}
 
+	if err := k.replaceOwnNexthopsLocked(ctx, ops); err != nil {
+		return err
+	}
+
 	return k.recreateOwnLocked(ctx, ops)
+}
+
+// replaceOwnNexthopsLocked retries as a replace each nexthop create of ops
+// that failed because its id exists, when the object at that id carries
+// fibd's protocol. A delete notification handled after fibd created the
+// object again makes the FIB create it once more; without the replace,
+// the FIB would take the id as another owner's and leave the object
+// behind. An object of another owner keeps the error, so the FIB moves
+// to a new id, and so does a replace the kernel refuses (a group at the
+// id of a single next hop, or the reverse).
+func (k *Kernel) replaceOwnNexthopsLocked(ctx context.Context, ops []fib.Op) error {
+	var taken []int
+	for i := range ops {
+		if ops[i].Kind == fib.OpNexthopCreate && errors.Is(ops[i].Err, syscall.EEXIST) {
+			taken = append(taken, i)
+		}
+	}
+
+	if len(taken) == 0 {
+		return nil
+	}
+
+	nexthops, err := k.DumpNexthops(ctx)
+	if err != nil {
+		return err
+	}
+
+	own := make(map[uint32]bool)
+	for _, n := range nexthops {
+		if n.Protocol == k.cfg.Protocol {
+			own[n.ID] = true
+		}
+	}
+
+	var retry []fib.Op
+	var index []int
+	for _, i := range taken {
+		if own[uint32(ops[i].Nexthop.ID)] {
+			retry = append(retry, fib.Op{Kind: fib.OpNexthopReplace, Nexthop: ops[i].Nexthop})
+			index = append(index, i)
+		}
+	}
+
+	if len(retry) == 0 {
+		return nil
+	}
+
+	if err := k.applyLocked(ctx, retry); err != nil {
+		return err
+	}
+
+	for j, i := range index {
+		if retry[j].Err == nil {
+			ops[i].Err = nil
+			k.stats.add(&Stats{OwnReplaced: 1})
+		}
+	}
+
+	return nil
 }
 
 // recreateOwnLocked retries the route creates of ops that failed because

@@ -392,3 +392,39 @@ func TestNetnsCreateOverOwnRoute(t *testing.T) {
 		t.Errorf("OwnRecreated = %d, want 1", got)
 	}
 }
+
+// TestNetnsCreateOverOwnNexthop covers a create of a nexthop object that
+// fibd itself already installed at that id, as after a late delete
+// notification: the create succeeds as a replace with the requested hop,
+// while a create at the id of another owner's object still fails.
+func TestNetnsCreateOverOwnNexthop(t *testing.T) {
+	l := newLab(t, Config{})
+	mustApply(t, l.k, []fib.Op{
+		nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: idV4a, Hop: hop4("198.51.100.2")}),
+	})
+	l.ns.IP("nexthop", "add", "id", strconv.FormatUint(uint64(idV4b), 10), "via", "198.51.100.2", "dev", "v0", "proto", "static")
+
+	ops := []fib.Op{
+		nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: idV4a, Hop: hop4("198.51.100.3")}),
+		nexthopOp(fib.OpNexthopCreate, nexthop.Object{ID: idV4b, Hop: hop4("198.51.100.3")}),
+	}
+	if err := l.k.Apply(testContext(t), ops); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+
+	if ops[0].Err != nil {
+		t.Errorf("create over fibd's own nexthop: err = %v, want success", ops[0].Err)
+	}
+
+	if !errors.Is(ops[1].Err, fs.ErrExist) {
+		t.Errorf("create over another owner's nexthop: err = %v, want EEXIST", ops[1].Err)
+	}
+
+	if out := l.ns.IP("nexthop", "show", "id", strconv.FormatUint(uint64(idV4a), 10)); !strings.Contains(out, "via 198.51.100.3") {
+		t.Errorf("nexthop %d = %q, want it via 198.51.100.3", idV4a, out)
+	}
+
+	if got := l.k.Stats().OwnReplaced; got != 1 {
+		t.Errorf("OwnReplaced = %d, want 1", got)
+	}
+}

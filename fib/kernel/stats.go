@@ -32,6 +32,11 @@ type Stats struct {
 	// present (EEXIST) and succeeded when retried. Errors counts the first
 	// failure too.
 	OwnRecreated uint64
+
+	// OwnReplaced counts nexthop creates that found fibd's own object at
+	// their id (EEXIST) and succeeded as a replace. Errors counts the
+	// first failure too.
+	OwnReplaced uint64
 }
 
 type counters struct {
@@ -81,4 +86,5 @@ func (s *Stats) add(o *Stats) {
 	s.ApplyTime += o.ApplyTime
 	s.SocketErrors += o.SocketErrors
 	s.OwnRecreated += o.OwnRecreated
+	s.OwnReplaced += o.OwnReplaced
 }
