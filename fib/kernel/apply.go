@@ -59,20 +59,20 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 // replaceOwnNexthopsLocked retries as a replace each nexthop create of ops
 // that failed because its id exists, when the object at that id carries
 // fibd's protocol. A delete notification handled after fibd created the
-// object again makes the FIB create it once more; without the replace,
+// object again makes the FIB create it once more. Without the replace,
 // the FIB would take the id as another owner's and leave the object
 // behind. An object of another owner keeps the error, so the FIB moves
 // to a new id, and so does a replace the kernel refuses (a group at the
 // id of a single next hop, or the reverse).
 func (k *Kernel) replaceOwnNexthopsLocked(ctx context.Context, ops []fib.Op) error {
-	var taken []int
+	var existing []int
 	for i := range ops {
 		if ops[i].Kind == fib.OpNexthopCreate && errors.Is(ops[i].Err, syscall.EEXIST) {
-			taken = append(taken, i)
+			existing = append(existing, i)
 		}
 	}
 
-	if len(taken) == 0 {
+	if len(existing) == 0 {
 		return nil
 	}
 
@@ -90,7 +90,7 @@ func (k *Kernel) replaceOwnNexthopsLocked(ctx context.Context, ops []fib.Op) err
 
 	var retry []fib.Op
 	var index []int
-	for _, i := range taken {
+	for _, i := range existing {
 		if own[uint32(ops[i].Nexthop.ID)] {
 			retry = append(retry, fib.Op{Kind: fib.OpNexthopReplace, Nexthop: ops[i].Nexthop})
 			index = append(index, i)
