@@ -23,11 +23,6 @@ const (
 	source = "bench"
 )
 
-// reconciler is the adoption hook of fib.FIB, used once it exists.
-type reconciler interface {
-	Reconcile(fib.Snapshot)
-}
-
 // child is the fibd side of the child process.
 type child struct {
 	spec   bench.ChildSpec
@@ -178,19 +173,12 @@ func (h *child) do(s bench.Scenario) error {
 
 // adopt loads what the killed process left, as the daemon does at start.
 func (h *child) adopt(ctx context.Context) error {
-	r, ok := any(h.fib).(reconciler)
-	if !ok {
-		// TODO: fib.FIB has no Reconcile yet, so the restarted process
-		// rewrites every route instead of adopting them.
-		return nil
-	}
-
 	snap, err := h.kern.Dump(ctx)
 	if err != nil {
 		return fmt.Errorf("dump kernel: %w", err)
 	}
 
-	r.Reconcile(snap)
+	h.fib.Reconcile(snap)
 
 	return nil
 }
