@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -27,7 +26,6 @@ func TestDaemonBGPRestartKeepsECMP(t *testing.T) {
 	netnstest.Privileged(t)
 	gobgptest.Binaries(t)
 
-	dir := t.TempDir()
 	ns := netnstest.New(t)
 	port := 20000 + rand.IntN(30000)
 	var peers []*gobgptest.Gobgpd
@@ -68,13 +66,7 @@ neighbors:
 		}
 	}
 
-	h := &fibdHarness{
-		t:      t,
-		ns:     ns,
-		bin:    buildFibd(t, dir),
-		config: filepath.Join(dir, "fibd.yaml"),
-		socket: filepath.Join(dir, "fibd.sock"),
-	}
+	h := harnessIn(t, ns)
 	writeFile(t, h.config, fmt.Sprintf(`kernel: {protocol-names-dir: ""}
 api: {socket: %s}
 metrics: {address: ""}

@@ -553,20 +553,9 @@ metrics: {address: ""}
 func TestDaemonDryRun(t *testing.T) {
 	netnstest.Privileged(t)
 
-	dir := t.TempDir()
-	ns := netnstest.New(t)
-	peer := netnstest.New(t)
-	ns.Veth("up0", peer, "down0")
-	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
-	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
+	h := newRouterHarness(t, "")
+	ns := h.ns
 
-	h := &fibdHarness{
-		t:      t,
-		ns:     ns,
-		bin:    buildFibd(t, dir),
-		config: filepath.Join(dir, "fibd.yaml"),
-		socket: filepath.Join(dir, "fibd.sock"),
-	}
 	// An object of another tool in fibd's id range: the dry run must not
 	// show its id as fibd's.
 	ns.IP("nexthop", "add", "id", "3000000000", "via", testGateway, "dev", "up0")

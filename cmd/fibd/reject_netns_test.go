@@ -16,23 +16,33 @@ import (
 func newRouterHarness(t *testing.T, extra string) *fibdHarness {
 	t.Helper()
 
-	dir := t.TempDir()
 	ns := netnstest.New(t)
 	peer := netnstest.New(t)
 	ns.Veth("up0", peer, "down0")
 	ns.IP("addr", "add", "192.0.2.1/24", "dev", "up0")
 	peer.IP("addr", "add", testGateway+"/24", "dev", "down0")
 
-	h := &fibdHarness{
+	h := harnessIn(t, ns)
+	writeFile(t, h.config, fmt.Sprintf("kernel: {protocol-names-dir: \"\"}\napi: {socket: %s}\nmetrics: {address: \"\"}\n%s", h.socket, extra))
+
+	return h
+}
+
+// harnessIn returns a harness for fibd built into a temporary folder, with
+// its config and API socket there, running in ns. The caller writes the
+// config.
+func harnessIn(t *testing.T, ns *netnstest.NS) *fibdHarness {
+	t.Helper()
+
+	dir := t.TempDir()
+
+	return &fibdHarness{
 		t:      t,
 		ns:     ns,
 		bin:    buildFibd(t, dir),
 		config: filepath.Join(dir, "fibd.yaml"),
 		socket: filepath.Join(dir, "fibd.sock"),
 	}
-	writeFile(t, h.config, fmt.Sprintf("kernel: {protocol-names-dir: \"\"}\napi: {socket: %s}\nmetrics: {address: \"\"}\n%s", h.socket, extra))
-
-	return h
 }
 
 func TestDaemonRejectedAdd(t *testing.T) {
