@@ -241,16 +241,9 @@ func (d *daemon) newMonitor(context.Context) error {
 
 func (d *daemon) newAPI(context.Context) error {
 	a := d.cfg.API
-	// TODO: the kernel package has no LinkExists yet; without it the API
-	// accepts any device name and the kernel's Resolve rejects unknown ones.
-	var devices func(string) bool
-	if links, ok := any(d.kernel).(interface{ LinkExists(string) bool }); ok {
-		devices = links.LinkExists
-	}
-
 	srv, err := server.New(server.Config{
 		FIB:             d.fib,
-		Devices:         devices,
+		Devices:         d.kernel.LinkExists,
 		Resolve:         rejectLocalGateways(d.kernel.Resolve),
 		Verify:          d.verify,
 		SyncState:       func() string { return d.syncStatus().State },

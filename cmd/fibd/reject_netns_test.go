@@ -86,6 +86,11 @@ func TestDaemonRejectedAdd(t *testing.T) {
 		}
 	}
 
+	out, err := h.client("route", "add", testPrefix, "via", testGateway, "dev", "nosuch0")
+	if err == nil || !strings.Contains(out, `unknown interface "nosuch0"`) {
+		t.Errorf("route add via dev nosuch0: err %v, output %q, want a failure naming the interface", err, out)
+	}
+
 	if out := h.mustClient("route", "list", testPrefix); !strings.Contains(out, "via "+testGateway) {
 		t.Errorf("route list after rejected adds lacks the working route:\n%s", out)
 	}

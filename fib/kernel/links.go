@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
@@ -115,4 +116,19 @@ func (k *Kernel) listLinks(ctx context.Context) (map[string]uint32, error) {
 	}
 
 	return links, nil
+}
+
+// linkLookupTimeout bounds the link dump of LinkExists.
+const linkLookupTimeout = 5 * time.Second
+
+// LinkExists reports whether the namespace has a network interface named
+// name, dumping the links again when the name is not cached. When the
+// dump fails it reports true, so that the caller lets the kernel decide.
+func (k *Kernel) LinkExists(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), linkLookupTimeout)
+	defer cancel()
+
+	i, err := k.links.index(ctx, name)
+
+	return err != nil || i != 0
 }

@@ -428,3 +428,21 @@ func TestNetnsCreateOverOwnNexthop(t *testing.T) {
 		t.Errorf("OwnReplaced = %d, want 1", got)
 	}
 }
+
+func TestNetnsLinkExists(t *testing.T) {
+	l := newLab(t, Config{})
+
+	if !l.k.LinkExists("v0") {
+		t.Errorf("LinkExists(v0) = false, want true")
+	}
+
+	if l.k.LinkExists("nosuch0") {
+		t.Errorf("LinkExists(nosuch0) = true, want false")
+	}
+
+	// A device created after the first lookup is found by a new dump.
+	l.ns.IP("link", "add", "v9", "type", "veth", "peer", "name", "v10")
+	if !l.k.LinkExists("v9") {
+		t.Errorf("LinkExists(v9) = false after creating it, want true")
+	}
+}
