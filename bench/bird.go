@@ -178,13 +178,7 @@ func (c *BIRD) birdc(ctx context.Context, args ...string) error {
 }
 
 func (c *BIRD) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(c.env.Dir, "bird.log"))
-	s := strings.TrimSpace(string(b))
-	if len(s) > 500 {
-		s = s[len(s)-500:]
-	}
-
-	return s
+	return fileTail(filepath.Join(c.env.Dir, "bird.log"), 500)
 }
 
 // Usage implements Contender.

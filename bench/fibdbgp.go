@@ -176,13 +176,7 @@ func (c *FibdBGP) waitReady(ctx context.Context, bin string, converged bool) err
 }
 
 func (c *FibdBGP) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(c.env.Dir, "fibd.log"))
-	s := strings.TrimSpace(string(b))
-	if len(s) > 600 {
-		s = s[len(s)-600:]
-	}
-
-	return s
+	return fileTail(filepath.Join(c.env.Dir, "fibd.log"), 600)
 }
 
 // Run implements Contender.

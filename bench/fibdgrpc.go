@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -143,13 +142,7 @@ func (c *FibdGRPC) waitListening(ctx context.Context) error {
 
 // logTail returns the end of fibd's log, for error messages.
 func (c *FibdGRPC) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(c.env.Dir, "fibd.log"))
-	s := strings.TrimSpace(string(b))
-	if len(s) > 600 {
-		s = s[len(s)-600:]
-	}
-
-	return s
+	return fileTail(filepath.Join(c.env.Dir, "fibd.log"), 600)
 }
 
 // Run implements Contender. A restart stops fibd with SIGTERM, which

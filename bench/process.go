@@ -157,3 +157,15 @@ func (ds *daemons) stop() {
 		d.stop(5 * time.Second)
 	}
 }
+
+// fileTail returns the last n bytes of a log file, trimmed, for error
+// messages. A file that cannot be read gives "".
+func fileTail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	s := strings.TrimSpace(string(b))
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+
+	return s
+}

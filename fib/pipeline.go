@@ -1,6 +1,9 @@
 package fib
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // pipelineOps is the number of keys that the loop plans at a time, and so
 // the largest number of route operations in one Dataplane.Apply call of a
@@ -39,13 +42,13 @@ type routeStream struct {
 // at most size ops. The channels have room for every slice, so neither
 // side ever waits for room.
 func (f *FIB) startStream(ctx context.Context, n, size int) *routeStream {
-	slices := (n+size-1)/size + 2
+	count := (n+size-1)/size + 2
 	s := &routeStream{
 		f:       f,
-		todo:    make(chan []Op, slices),
-		applied: make(chan int, slices),
-		ops:     growOps(f.scratch.ops[:0], n),
-		owners:  growOwners(f.scratch.owners[:0], n),
+		todo:    make(chan []Op, count),
+		applied: make(chan int, count),
+		ops:     slices.Grow(f.scratch.ops[:0], n),
+		owners:  slices.Grow(f.scratch.owners[:0], n),
 	}
 
 	go s.run(ctx)
@@ -122,20 +125,4 @@ func (s *routeStream) wait() {
 func (s *routeStream) close() {
 	s.wait()
 	close(s.todo)
-}
-
-func growOps(ops []Op, n int) []Op {
-	if cap(ops) < n {
-		return make([]Op, 0, n)
-	}
-
-	return ops
-}
-
-func growOwners(owners []routeOp, n int) []routeOp {
-	if cap(owners) < n {
-		return make([]routeOp, 0, n)
-	}
-
-	return owners
 }

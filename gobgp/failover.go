@@ -28,11 +28,10 @@ type gateways struct {
 	// caused it.
 	down map[netip.Addr]netip.Addr
 
-	// deferUps is set while the source defers its routes. A next hop that
-	// comes back is then kept in deferred instead of being marked up: the
-	// sink still holds routes of a previous run that request it, whatever
+	// deferred is non-nil while the source defers its routes. A next hop
+	// that comes back is then kept in it instead of being marked up: the
+	// sink still has routes of a previous run that request it, whatever
 	// its peer announces now.
-	deferUps bool
 	deferred map[netip.Addr]bool
 }
 
@@ -47,7 +46,7 @@ func newGateways(sink Sink) *gateways {
 // up marks a next hop up in the sink, or keeps it for releaseUps while
 // the source defers.
 func (g *gateways) up(gw netip.Addr) {
-	if g.deferUps {
+	if g.deferred != nil {
 		g.deferred[gw] = true
 
 		return
@@ -62,7 +61,6 @@ func (g *gateways) releaseUps() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
-	g.deferUps = false
 	for gw := range g.deferred {
 		g.sink.SetGatewayDown(gw, gatewayReason, false)
 	}

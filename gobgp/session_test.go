@@ -461,7 +461,7 @@ func TestStatusBusySpeaker(t *testing.T) {
 func TestGatewayUpDeferred(t *testing.T) {
 	sink := newFakeSink()
 	g := newGateways(sink)
-	g.deferUps, g.deferred = true, make(map[netip.Addr]bool)
+	g.deferred = make(map[netip.Addr]bool)
 
 	gw, peer := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr(peerA)
 	g.addSet([]member{{hop: nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gw}, peer: peer}}, func(netip.Addr) bool { return true })

@@ -167,7 +167,6 @@ func New(opts Options, sink Sink) (*Source, error) {
 	s.table.log = opts.Logger
 	s.table.deferring = opts.DeferUntilConverged
 	if opts.DeferUntilConverged {
-		s.gateways.deferUps = true
 		s.gateways.deferred = make(map[netip.Addr]bool)
 	}
 

@@ -16,7 +16,6 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // baseline is the gobgpd router and a client of its gRPC API.
@@ -42,13 +41,9 @@ func (l *Lab) startBaseline(ctx context.Context, _ *Summary) error {
 
 	b.cmd = cmd
 	l.baseline = b
-	if err := waitForFile(ctx, b.socket, 30*time.Second); err != nil {
-		return fmt.Errorf("gobgpd router did not open its API (see %s): %w", filepath.Join(l.dir, "gobgpd-router.log"), err)
-	}
-
-	conn, err := grpc.NewClient("unix://"+b.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := l.dialSocket(ctx, b.socket, "gobgpd router", "gobgpd-router.log")
 	if err != nil {
-		return fmt.Errorf("connect to gobgpd router at %s: %w", b.socket, err)
+		return err
 	}
 
 	b.conn = conn

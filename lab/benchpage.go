@@ -96,7 +96,7 @@ func writeIntro(b *strings.Builder, reports []BenchReport) {
 	fmt.Fprintf(b, "The lab (`cmd/fibd-lab`) builds a router namespace and %d upstream namespaces joined by veth pairs. ", peers)
 	fmt.Fprintf(b, "Each upstream runs gobgpd and announces prefixes of the real Internet table from the IPFire Location database (`location dump`, CC BY-SA 4.0), a subset taken at even steps so that the mix of prefix lengths stays real. ")
 	fmt.Fprintf(b, "The router is fibd with its embedded GoBGP speaker, which programs every route into the kernel over a nexthop group with one member per upstream. ")
-	fmt.Fprintf(b, "Two baselines program nothing. The first is the same fibd with `kernel.dry-run`: the same embedded speaker, the same reading of its best paths and the same FIB, with the kernel programming switched off, so the difference is what programming the kernel costs; the 20%% goal is judged against it. ")
+	fmt.Fprintf(b, "Two baselines program nothing. The first is the same fibd with `kernel.dry-run`: the same embedded speaker, the same reading of its best paths and the same FIB, with the kernel programming switched off. The difference from it is what programming the kernel costs, and the 20%% goal is judged against it. ")
 	fmt.Fprintf(b, "The second is a plain gobgpd with the same BGP configuration (multipath on, the same neighbors), for comparison. ")
 	fmt.Fprintf(b, "After convergence the lab kills the last upstream's gobgpd (SIGKILL, so the sessions close at once) and times the failover.\n\n")
 	fmt.Fprintf(b, "The machine is shared with other engineers' tests, so the load average recorded with each run is part of every figure: with more runnable threads than CPUs, every time below includes waiting for a CPU.\n\n")

@@ -105,13 +105,9 @@ func (l *Lab) startRouter(ctx context.Context, _ *Summary) error {
 
 	r.cmd = cmd
 	l.router = r
-	if err := waitForFile(ctx, r.socket, 30*time.Second); err != nil {
-		return fmt.Errorf("fibd did not open its API (see %s): %w", filepath.Join(l.dir, "fibd.log"), err)
-	}
-
-	conn, err := grpc.NewClient("unix://"+r.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := l.dialSocket(ctx, r.socket, "fibd", "fibd.log")
 	if err != nil {
-		return fmt.Errorf("connect to fibd at %s: %w", r.socket, err)
+		return err
 	}
 
 	r.conn = conn
@@ -193,4 +189,19 @@ func loadAverage() float64 {
 	fmt.Sscanf(string(data), "%f", &load)
 
 	return load
+}
+
+// dialSocket waits for the API socket of the router process name, whose
+// log is the lab file logFile, and connects to it.
+func (l *Lab) dialSocket(ctx context.Context, socket, name, logFile string) (*grpc.ClientConn, error) {
+	if err := waitForFile(ctx, socket, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("%s did not open its API (see %s): %w", name, filepath.Join(l.dir, logFile), err)
+	}
+
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s at %s: %w", name, socket, err)
+	}
+
+	return conn, nil
 }

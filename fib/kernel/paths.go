@@ -55,20 +55,7 @@ func (k *Kernel) routeMatch(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, 
 		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route entry to the gateway: %w", hop, err)
 	}
 
-	for _, m := range msgs {
-		if m.Header.Type != nlmsg.RTM_NEWROUTE {
-			continue
-		}
-
-		var r nlmsg.Route
-		if err := r.UnmarshalBinary(m.Data); err != nil {
-			return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, err)
-		}
-
-		return r, nil
-	}
-
-	return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: %w", hop, errNoRoute)
+	return firstRoute(hop, msgs)
 }
 
 // livePaths converts the paths of a multipath route to hops, leaving out

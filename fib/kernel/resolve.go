@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/mdlayher/netlink"
+
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
 	"github.com/fibd/fibd/nexthop"
@@ -91,6 +93,11 @@ func (k *Kernel) routeGet(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, er
 		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route to the gateway: %w", hop, err)
 	}
 
+	return firstRoute(hop, msgs)
+}
+
+// firstRoute decodes the route of a lookup's reply for hop.
+func firstRoute(hop nexthop.Hop, msgs []netlink.Message) (nlmsg.Route, error) {
 	for _, m := range msgs {
 		if m.Header.Type != nlmsg.RTM_NEWROUTE {
 			continue

@@ -5,10 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/fibd/fibd/internal/config"
 )
 
 // Environment variables that set the defaults of the connection flags.
@@ -123,7 +124,7 @@ func (o *options) checkTCP() error {
 		return fmt.Errorf("--cert and --key need --ca FILE: without --ca the connection to %s is plaintext and sends no client certificate", t.address)
 	case t.serverName != "":
 		return fmt.Errorf("--server-name needs --ca FILE: without --ca the connection to %s is plaintext and verifies no certificate", t.address)
-	case !isLoopbackHost(host):
+	case !config.IsLoopbackHost(host):
 		return fmt.Errorf("plaintext TCP to %s is allowed only to a loopback address (127.0.0.0/8, ::1 or localhost); "+
 			"pass --ca FILE to verify fibd's certificate, and --cert FILE and --key FILE if fibd requires client certificates (api.tcp.client-ca)", t.address)
 	}
@@ -152,16 +153,4 @@ func splitAddress(address string) (string, error) {
 	}
 
 	return host, nil
-}
-
-// isLoopbackHost reports whether host is "localhost" or an IP address in
-// 127.0.0.0/8 or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-
-	addr, err := netip.ParseAddr(host)
-
-	return err == nil && addr.Unmap().IsLoopback()
 }

@@ -306,15 +306,16 @@ func isIPAddress(address string) bool {
 	return err == nil
 }
 
-// IsLoopbackHost reports whether host is "localhost" or a loopback address.
+// IsLoopbackHost reports whether host is "localhost" or a loopback
+// address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6).
 func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 
 	addr, err := netip.ParseAddr(host)
 
-	return err == nil && addr.IsLoopback()
+	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // checkSourceName accepts the names that the API and metrics can carry:
