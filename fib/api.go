@@ -116,7 +116,7 @@ type FIB struct {
 
 	mu      sync.Mutex
 	store   entries
-	index   map[compactKey]int32
+	index   prefixIndex
 	sets    map[string]*requested
 	hops    map[nexthop.Hop]resolution
 	hopRefs map[nexthop.Hop]int32 // requested sets that name each hop to resolve
@@ -175,7 +175,7 @@ func New(cfg Config) (*FIB, error) {
 		cfg:        cfg,
 		dp:         cfg.Dataplane,
 		table:      table,
-		index:      make(map[compactKey]int32),
+		index:      newPrefixIndex(),
 		sets:       make(map[string]*requested),
 		hops:       make(map[nexthop.Hop]resolution),
 		hopRefs:    make(map[nexthop.Hop]int32),
@@ -268,7 +268,7 @@ func (f *FIB) Withdraw(source string, keys []Key) {
 	f.seq++
 	for _, k := range keys {
 		k.Prefix = k.Prefix.Masked()
-		if i, ok := f.index[compactOf(k)]; ok {
+		if i, ok := f.index.get(compactOf(k)); ok {
 			f.withdrawLocked(i, source)
 		}
 	}
@@ -344,7 +344,7 @@ func (f *FIB) Lookup(key Key) (RouteState, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
-	i, ok := f.index[compactOf(key)]
+	i, ok := f.index.get(compactOf(key))
 	if !ok {
 		return RouteState{}, false
 	}

@@ -41,7 +41,7 @@ func (f *FIB) Reconcile(s Snapshot) {
 func (f *FIB) RouteGone(r KernelRoute) {
 	f.enqueue(func() {
 		k := Key{Table: r.Table, Prefix: r.Prefix.Masked()}
-		i, ok := f.index[compactOf(k)]
+		i, ok := f.index.get(compactOf(k))
 		if !ok {
 			return
 		}
@@ -147,7 +147,7 @@ func (f *FIB) preferSelectedLocked(k Key, routes []KernelRoute) {
 		return
 	}
 
-	i, ok := f.index[compactOf(k)]
+	i, ok := f.index.get(compactOf(k))
 	if !ok {
 		return
 	}
@@ -200,13 +200,13 @@ func (f *FIB) compareInstalledLocked(i int32, e *entry, kernel map[Key][]KernelR
 // candidate's is not kept in its place: the loop creates the route at the
 // candidate's metric, then deletes the adopted one.
 func (f *FIB) adoptLocked(k Key, r KernelRoute) {
-	i, ok := f.index[compactOf(k)]
+	i, ok := f.index.get(compactOf(k))
 	if !ok {
 		i = f.store.alloc()
 		e := f.store.at(i)
 		e.ck = compactOf(k)
 		e.flags = flagUsed
-		f.index[compactOf(k)] = i
+		f.index.put(compactOf(k), i)
 	}
 
 	e := f.store.at(i)

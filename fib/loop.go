@@ -234,7 +234,7 @@ func (f *FIB) finishLocked(popped []int32) {
 func (f *FIB) removeLocked(i int32) {
 	e := f.store.at(i)
 	f.countLocked(e, -1)
-	delete(f.index, e.ck)
+	f.index.delete(e.ck)
 	delete(f.unresolved, i)
 	f.store.release(i)
 }

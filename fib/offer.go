@@ -18,14 +18,14 @@ func canonical(s nexthop.Set) nexthop.Set {
 // offerLocked stores a validated candidate. setKey is the key of its
 // canonical next-hop set.
 func (f *FIB) offerLocked(r Route, setKey []byte) {
-	k := r.Key()
-	i, ok := f.index[compactOf(k)]
+	ck := compactOf(r.Key())
+	i, ok := f.index.get(ck)
 	if !ok {
 		i = f.store.alloc()
 		e := f.store.at(i)
-		e.ck = compactOf(k)
+		e.ck = ck
 		e.flags = flagUsed
-		f.index[compactOf(k)] = i
+		f.index.put(ck, i)
 	}
 
 	e := f.store.at(i)
@@ -269,7 +269,7 @@ func (f *FIB) matchLocked(e *entry, filter Filter) bool {
 // listing of a million routes stalls producers and the loop for the sort.
 func (f *FIB) sortedLocked(filter Filter) []int32 {
 	if filter.Prefix.IsValid() && filter.Table != 0 {
-		i, ok := f.index[compactOf(Key{Table: filter.Table, Prefix: filter.Prefix.Masked()})]
+		i, ok := f.index.get(compactOf(Key{Table: filter.Table, Prefix: filter.Prefix.Masked()}))
 		if !ok || !f.matchLocked(f.store.at(i), filter) {
 			return nil
 		}
