@@ -25,7 +25,16 @@ type Options struct {
 
 	// Log receives one progress line per measurement; nil discards them.
 	Log io.Writer
+
+	// ObserveDuring keeps the monitor at normal priority for contenders
+	// that report their own completion too, as for the daemons, so that it
+	// competes with them for CPU during each step.
+	ObserveDuring bool
 }
+
+// IdleMonitorComment ends the command line of an invocation whose monitor
+// ran at SCHED_IDLE for the synchronous contenders (see NewMonitor).
+const IdleMonitorComment = "# monitor idle for synchronous contenders"
 
 // quietPeriod is how long the kernel must see no write after a restart
 // before the restart counts as finished.
@@ -149,7 +158,9 @@ func prepare(ctx context.Context, opts Options, c Contender, w Workload) (*Env, 
 		return nil, nil, err
 	}
 
-	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), [2]netip.Addr{env.Links[0].Gateway(w.Family), env.Links[1].Gateway(w.Family)})
+	sc, ok := c.(Synchronous)
+	idle := ok && sc.Synchronous() && !opts.ObserveDuring
+	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), [2]netip.Addr{env.Links[0].Gateway(w.Family), env.Links[1].Gateway(w.Family)}, idle)
 	if err != nil {
 		env.Close()
 		return nil, nil, err

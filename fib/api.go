@@ -34,7 +34,9 @@ type Config struct {
 	Nexthops nexthop.Range
 
 	// BatchSize is the largest number of operations handed to the
-	// dataplane in one Apply call; zero means 65536.
+	// dataplane in one Apply call, and the number of dirty keys that a
+	// batch takes at a time (see the package documentation); zero means
+	// 65536.
 	BatchSize int
 
 	// Hold lists the sources that must declare convergence (Converged)
@@ -503,6 +505,11 @@ type Stats struct {
 	// Takeovers counts the routes of other owners replaced with
 	// Config.TakeoverConflicts, whether the replace succeeded or not.
 	Takeovers uint64
+
+	// Batches counts the loop's batches: each takes dirty keys, programs
+	// them and finishes them. A long run of offers streams in few batches
+	// (see Config.BatchSize).
+	Batches uint64
 
 	// ApplyDuration is the time each Dataplane.Apply call took, in the
 	// buckets of ApplyBuckets. One call carries up to Config.BatchSize

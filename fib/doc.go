@@ -16,10 +16,16 @@
 //
 // Update, Withdraw and WithdrawSource only validate, store and mark keys
 // dirty; many updates of one key before the loop reaches it make one
-// operation. Run is the only goroutine that talks to the dataplane. Each
-// batch takes up to Config.BatchSize dirty keys, resolves hops that have a
-// gateway but no device (Dataplane.Resolve, cached per hop), interns the
-// next hops, applies the operations and records each outcome. A failed key
+// operation. Run is the only goroutine that talks to the dataplane, with a
+// second one that applies the route creates and replaces of a batch while
+// the loop plans the next slice of it. Each batch takes up to
+// Config.BatchSize dirty keys, resolves hops that have a gateway but no
+// device (Dataplane.Resolve, cached per hop), interns the next hops,
+// applies the operations and records each outcome. While producers keep
+// offering and the batch has no delete, it takes BatchSize more keys
+// whenever it has planned those it has, for up to a second, so that a full
+// table streams to the dataplane without a pause between batches; drift
+// events end that at once. A failed key
 // keeps its error (RouteState.Err) and is tried again after 1 second,
 // doubling up to 1 minute by default. A route create that fails because
 // the route exists marks a conflict: another owner holds that table,

@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/fibd/fibd/nexthop"
@@ -134,17 +133,18 @@ func (f *FIB) batch(ctx context.Context) {
 	f.storeResolutionsLocked(resolved)
 	f.mu.Unlock()
 
-	plans := f.programRoutes(ctx, popped)
+	popped, plans := f.programRoutes(ctx, popped)
 	f.applyRestores(ctx)
 	f.applyTeardown(ctx)
 
 	f.mu.Lock()
 	f.finishLocked(popped)
+	f.count.batches++
 	f.mu.Unlock()
 
 	// Drop the references the reused buffers hold.
-	clear(plans)
-	f.scratch.plans = plans[:0]
+	plans.reset()
+	f.scratch.popped = popped[:0]
 }
 
 // applyRestores replaces the groups that the routes of this batch let
@@ -162,12 +162,25 @@ func (f *FIB) applyRestores(ctx context.Context) {
 
 // popLocked takes up to n dirty entries from the queue.
 func (f *FIB) popLocked(n int) []int32 {
+	return f.appendPoppedLocked(f.scratch.popped[:0], n)
+}
+
+// appendPoppedLocked takes up to n dirty entries from the queue and
+// appends them to popped. It stops at an entry that the batch popped
+// before, which is dirty again: its first change may still be in flight,
+// so the next batch plans the second.
+func (f *FIB) appendPoppedLocked(popped []int32, n int) []int32 {
 	n = min(n, len(f.queue))
-	popped := slices.Grow(f.scratch.popped[:0], n)[:n]
-	f.scratch.popped = popped
 	for k, q := range f.queue[:n] {
-		popped[k] = q.idx
-		f.store.at(q.idx).flags &^= flagDirty
+		e := f.store.at(q.idx)
+		if e.flags&flagBatch != 0 {
+			n = k
+
+			break
+		}
+
+		popped = append(popped, q.idx)
+		e.flags = e.flags&^flagDirty | flagBatch
 	}
 
 	// Slicing forward costs nothing; append moves the rest to a new array
@@ -213,6 +226,7 @@ func (f *FIB) markDoneLocked() {
 func (f *FIB) finishLocked(popped []int32) {
 	for _, i := range popped {
 		e := f.store.at(i)
+		e.flags &^= flagBatch
 		if e.flags&flagUsed == 0 {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"time"
 
 	"github.com/fibd/fibd/nexthop"
@@ -119,22 +118,24 @@ type routeOp struct {
 // programRoutes plans the popped keys in slices of pipelineOps. The
 // creates and replaces of each slice go to a routeStream as soon as the
 // nexthop objects they use are in place, so that the dataplane applies
-// one slice while the loop plans the next. The route deletes follow once
-// every create has been applied, and each outcome is recorded. It returns
-// the plans, which the caller clears once the batch is finished.
-func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
-	size := min(pipelineOps, f.cfg.BatchSize)
-	plans := slices.Grow(f.scratch.plans[:0], len(popped))
+// one slice while the loop plans the next. While producers keep offering,
+// the batch takes more dirty keys as it runs (see extendBatch), so a long
+// run of offers streams without a pause between batches. The route deletes
+// follow once every create has been applied, and each outcome is recorded.
+// It returns the keys of the batch and their plans; the caller finishes
+// the keys and clears the plans.
+func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *planPages) {
+	plans := &f.scratch.plans
 	deletes, deleteOwners := f.scratch.deletes[:0], f.scratch.deleteOwners[:0]
 
 	// Changes that need no route, such as a group that lost a hop, go
 	// first.
 	f.applyNexthops(ctx, nil)
 
-	s := f.startStream(ctx, len(popped), size)
-	s.record = func(k int) {
-		p := s.owners[k].plan
-		if old, moved := f.recordProgramLocked(p, s.ops[k]); moved {
+	s := f.startStream(ctx)
+	s.record = func(op *Op, o routeOp) {
+		p := o.plan
+		if old, moved := f.recordProgramLocked(p, *op); moved {
 			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: old.route(f.store.at(p.idx).key())})
 			deleteOwners = append(deleteOwners, routeOp{old: old})
 		}
@@ -142,15 +143,27 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
 
 	// The first slice is small, so that the dataplane starts soon after
 	// the batch does.
-	step := min(size, firstSliceOps)
-	for start := 0; start < len(popped); start += step {
-		if start > 0 {
-			step = size
+	begin, removes := time.Now(), 0
+	step := min(pipelineOps, f.cfg.BatchSize, firstSliceOps)
+	for start, end := 0, 0; ; start = end {
+		// Deletes wait for the end of the batch: a batch that has some
+		// ends, so that they are not held back further.
+		if start == len(popped) && removes == 0 {
+			popped = f.extendBatch(ctx, popped, begin)
 		}
 
-		first := len(plans)
+		if start == len(popped) {
+			break
+		}
+
+		if start > 0 {
+			step = min(pipelineOps, f.cfg.BatchSize)
+		}
+
+		end = min(start+step, len(popped))
 		f.mu.Lock()
-		plans = f.planLocked(popped[start:min(start+step, len(popped))], plans)
+		page := plans.next(step)
+		*page = f.planLocked(popped[start:end], *page)
 		f.mu.Unlock()
 
 		// The routes of this slice may need new objects, which must be
@@ -158,11 +171,18 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
 		f.applyNexthops(ctx, s.wait)
 
 		f.mu.Lock()
-		for k := first; k < len(plans); k++ {
-			if op, ok := f.routeOpLocked(&plans[k]); ok {
-				s.add(op, routeOp{plan: &plans[k]})
+		for k := range *page {
+			p := &(*page)[k]
+			if p.action == actionRemove {
+				removes++
+			}
+
+			if op, ok := f.routeOpLocked(p); ok {
+				s.add(op, routeOp{plan: p})
 			}
 		}
+
+		removes += len(deletes)
 		f.mu.Unlock()
 
 		s.send()
@@ -170,16 +190,14 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
 	}
 
 	s.close()
-	ops, owners := s.ops, s.owners
 
 	f.mu.Lock()
-	for k := range plans {
-		p := &plans[k]
+	plans.each(func(p *plan) {
 		if p.action == actionRemove {
 			deletes = append(deletes, Op{Kind: OpRouteDelete, Route: f.store.at(p.idx).inst.route(f.store.at(p.idx).key())})
 			deleteOwners = append(deleteOwners, routeOp{plan: p})
 		}
-	}
+	})
 
 	for _, r := range f.stale {
 		deletes = append(deletes, Op{Kind: OpRouteDelete, Route: r})
@@ -187,7 +205,6 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
 	}
 
 	f.stale = nil
-	f.countOpsLocked(ops)
 	f.mu.Unlock()
 
 	f.apply(ctx, deletes)
@@ -203,14 +220,85 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) []plan {
 
 	// Keep the buffers for the next batch, without the errors and plans
 	// they point to.
-	clear(ops)
-	clear(owners)
 	clear(deletes)
 	clear(deleteOwners)
-	f.scratch.ops, f.scratch.owners = ops[:0], owners[:0]
 	f.scratch.deletes, f.scratch.deleteOwners = deletes[:0], deleteOwners[:0]
 
-	return plans
+	return popped, plans
+}
+
+// batchExtendTime bounds how long a batch keeps taking dirty keys (see
+// extendBatch). The batch's changes count as done, for Sync and watchers,
+// only when it ends.
+const batchExtendTime = time.Second
+
+// extendBatch pops up to BatchSize more dirty keys into a batch whose
+// popped keys are all planned, and resolves the hops they need. It adds
+// none once the batch has run for batchExtendTime, or when work that must
+// not wait for more routes is queued: drift events or a re-resolution.
+func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) []int32 {
+	f.mu.Lock()
+	if len(f.queue) == 0 || len(f.events) > 0 || f.reresolve || time.Since(begin) >= batchExtendTime {
+		f.mu.Unlock()
+
+		return popped
+	}
+
+	n := len(popped)
+	popped = f.appendPoppedLocked(popped, f.cfg.BatchSize)
+	hops := f.hopsToResolveLocked(popped[n:], time.Now())
+	f.mu.Unlock()
+
+	if len(hops) > 0 {
+		resolved := f.resolve(ctx, hops)
+
+		f.mu.Lock()
+		f.storeResolutionsLocked(resolved)
+		f.mu.Unlock()
+	}
+
+	return popped
+}
+
+// planPages holds the plans of a batch in pages that never move, so that
+// the ops in flight can point to their plans while the batch grows.
+type planPages struct {
+	pages [][]plan
+	used  int
+}
+
+// next returns an empty page with room for n plans.
+func (pp *planPages) next(n int) *[]plan {
+	if pp.used == len(pp.pages) {
+		pp.pages = append(pp.pages, make([]plan, 0, pipelineOps))
+	}
+
+	page := &pp.pages[pp.used]
+	pp.used++
+	if cap(*page) < n {
+		*page = make([]plan, 0, n)
+	}
+
+	return page
+}
+
+// each calls fn for every plan of the batch, in order.
+func (pp *planPages) each(fn func(*plan)) {
+	for _, page := range pp.pages[:pp.used] {
+		for k := range page {
+			fn(&page[k])
+		}
+	}
+}
+
+// reset drops the plans, and the references they hold, keeping the pages.
+func (pp *planPages) reset() {
+	for k := range pp.pages[:pp.used] {
+		clear(pp.pages[k])
+		pp.pages[k] = pp.pages[k][:0]
+	}
+
+	pp.used = 0
 }
 
 // takeover replaces the routes of other owners that made creates fail

@@ -27,6 +27,7 @@ type counters struct {
 	ops, opErrors uint64
 	opsByKind     [opKinds]uint64 // indexed by OpKind
 	takeovers     uint64
+	batches       uint64
 }
 
 func newCounters() counters {
@@ -179,6 +180,7 @@ func (f *FIB) statsLocked() Stats {
 		FamiliesRoutes: maps.Clone(f.count.families),
 		OpsByKind:      f.count.opsByKindMap(),
 		Takeovers:      f.count.takeovers,
+		Batches:        f.count.batches,
 		ApplyDuration:  f.applies.snapshot(),
 	}
 }

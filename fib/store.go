@@ -92,6 +92,7 @@ const (
 	flagUnresolved                        // selected but no live or resolvable next hop
 	flagRetry                             // in the retry heap
 	flagUsed                              // the slot holds an entry
+	flagBatch                             // popped by the running batch
 )
 
 // candidate is one source's offer for a key.
@@ -259,9 +260,8 @@ func shrink(cs []candidate) []candidate {
 // scratch holds buffers that the loop reuses from batch to batch.
 type scratch struct {
 	popped       []int32
-	plans        []plan
-	ops          []Op
-	owners       []routeOp
+	plans        planPages
+	segments     []segment
 	deletes      []Op
 	deleteOwners []routeOp
 }
