@@ -24,7 +24,6 @@ type Monitor struct {
 	gateways [2]netip.Addr // hop0's and hop1's gateways, bits 0 and 1 of a mask
 
 	fd   int
-	idle bool // run at SCHED_IDLE, see NewMonitor
 	stop chan struct{}
 	done chan struct{}
 
@@ -58,19 +57,15 @@ const monitorBuffer = 1 << 30
 
 // NewMonitor subscribes to route and nexthop notifications in the
 // namespace at nsPath and starts following them. gateways are the two
-// links' gateways that the routes forward through. With idle set the
-// monitor's thread runs at the SCHED_IDLE policy. It then takes only CPU
-// time that the contender leaves unused and catches up from its receive
-// buffer after the step, so it does not slow a contender that reports its
-// own completion. Call Close to stop.
-func NewMonitor(nsPath string, family int, protocol uint8, gateways [2]netip.Addr, idle bool) (*Monitor, error) {
+// links' gateways that the routes forward through. Call Close to stop.
+func NewMonitor(nsPath string, family int, protocol uint8, gateways [2]netip.Addr) (*Monitor, error) {
 	fd, err := socketIn(nsPath)
 	if err != nil {
 		return nil, err
 	}
 
 	m := &Monitor{
-		nsPath: nsPath, family: family, protocol: protocol, gateways: gateways, fd: fd, idle: idle,
+		nsPath: nsPath, family: family, protocol: protocol, gateways: gateways, fd: fd,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		routes: make(map[netip.Prefix]routeRef), byNH: make(map[uint32]int), nexthops: make(map[uint32]nexthopInfo),
 	}
@@ -117,15 +112,6 @@ func (m *Monitor) subscribe() error {
 
 func (m *Monitor) run() {
 	defer close(m.done)
-
-	if m.idle {
-		// The thread ends with the goroutine, and its policy with it.
-		runtime.LockOSThread()
-		if err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0); err != nil {
-			m.fail(fmt.Errorf("set the monitor's thread to SCHED_IDLE: %w", err))
-			return
-		}
-	}
 
 	r := newBatchReader(m.fd)
 	for {

@@ -21,8 +21,6 @@ func renderMethod(p func(string, ...any), r *Results) {
 	p("")
 	p("A netlink monitor in the router namespace subscribes to route and nexthop notifications and follows the contender's routes (by kernel protocol, main table) and every nexthop object, so that it knows which routes forward through hop0 directly or through a nexthop group. A dump of routes and nexthops starts it, and rebuilds its state whenever its socket overruns (ENOBUFS; reported under the tables). After every scenario a dump checks the route count; a mismatch fails the run. The monitor runs in the benchmark's own process, on a machine with %d CPUs; its CPU time is not counted as the contender's.", r.Machine.CPUs)
 	p("")
-	p("In the invocations whose command ends with `%s`, the monitor's thread runs at the kernel's SCHED_IDLE policy while a contender that reports its own completion runs (the writers, ip -batch, fibd): it then takes only CPU time that the contender leaves idle and catches up from its 1 GiB receive buffer after the step, so that observing does not slow a contender that uses both CPUs. For the daemons, whose figure is the monitor's time, it runs at normal priority, as it did for every contender in the other invocations (and with `--observe-during`).", IdleMonitorComment)
-	p("")
 	p("| scenario | ends when | does NOT measure |")
 	p("|---|---|---|")
 	p("| install | every route is in the kernel | process start-up of the synchronous contenders, and the writers' encoding, which happen before the clock starts; for BIRD the time includes parsing its configuration, for zebra the BGP session set-up and bgpd's best-path work; forwarding performance |")

@@ -25,16 +25,7 @@ type Options struct {
 
 	// Log receives one progress line per measurement; nil discards them.
 	Log io.Writer
-
-	// ObserveDuring keeps the monitor at normal priority for contenders
-	// that report their own completion too, as for the daemons, so that it
-	// competes with them for CPU during each step.
-	ObserveDuring bool
 }
-
-// IdleMonitorComment ends the command line of an invocation whose monitor
-// ran at SCHED_IDLE for the synchronous contenders (see NewMonitor).
-const IdleMonitorComment = "# monitor idle for synchronous contenders"
 
 // quietPeriod is how long the kernel must see no write after a restart
 // before the restart counts as finished.
@@ -158,9 +149,7 @@ func prepare(ctx context.Context, opts Options, c Contender, w Workload) (*Env, 
 		return nil, nil, err
 	}
 
-	sc, ok := c.(Synchronous)
-	idle := ok && sc.Synchronous() && !opts.ObserveDuring
-	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), [2]netip.Addr{env.Links[0].Gateway(w.Family), env.Links[1].Gateway(w.Family)}, idle)
+	mon, err := NewMonitor(env.Path(), w.Family, c.Protocol(), [2]netip.Addr{env.Links[0].Gateway(w.Family), env.Links[1].Gateway(w.Family)})
 	if err != nil {
 		env.Close()
 		return nil, nil, err

@@ -42,7 +42,6 @@ type options struct {
 	page       string
 	from       string
 	timeout    time.Duration
-	observe    bool
 }
 
 func parseFlags(args []string) (options, error) {
@@ -58,7 +57,6 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.page, "page", "", "generate the results page (markdown, with SVG plots beside it) at this path")
 	fs.StringVar(&o.from, "from", "", "with --page: generate the page from these comma-separated results JSON files instead of running the benchmark")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for each scenario")
-	fs.BoolVar(&o.observe, "observe-during", false, "keep the kernel monitor at normal priority for the contenders that report their own completion (writers, ip -batch, fibd), as it is for the daemons")
 
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -179,19 +177,11 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 	defer stop()
 	defer bench.RemoveBuilds()
 
-	// The comment marks, in the page's list of invocations, those whose
-	// monitor yields the CPU to the synchronous contenders.
-	command := "go run ./cmd/fibd-bench " + strings.Join(args, " ")
-	if !o.observe {
-		command += " " + bench.IdleMonitorComment
-	}
-
-	res := bench.NewResults(command, o.short, contenders)
+	res := bench.NewResults("go run ./cmd/fibd-bench "+strings.Join(args, " "), o.short, contenders)
 	start := time.Now()
 	err = bench.Run(ctx, bench.Options{
 		Contenders: contenders, Workloads: workloads, Runs: o.runs,
 		CompatModes: modes, Timeout: o.timeout, Log: os.Stderr,
-		ObserveDuring: o.observe,
 	}, res)
 	res.Seconds = time.Since(start).Seconds()
 
