@@ -18,6 +18,11 @@ func TestPrefixIndex(t *testing.T) {
 		{Table: TableMain, Prefix: netip.MustParsePrefix("::/0")},
 		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8::/32")},
 		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8::/48")},
+		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8:0:ff00::/56")},
+		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8:0:ff00::/57")},
+		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8:0:ff80::/57")},
+		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8:0:ffff::/64")},
+		{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8:0:ffff::/128")},
 		{Table: TableMain, Prefix: netip.MustParsePrefix("::ffff:10.0.0.0/104")},
 		{Table: 1000, Prefix: netip.MustParsePrefix("2001:db8::1/128")},
 	}
