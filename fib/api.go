@@ -134,8 +134,9 @@ type FIB struct {
 	reresolve  bool
 	tracked    coverage // prefixes that cover a cached gateway
 
-	seq    uint64 // changes offered
-	done   uint64 // changes tried
+	seq    uint64         // changes offered
+	done   uint64         // changes tried
+	syncs  map[uint64]int // targets of the Sync calls waiting, and how many wait for each
 	doneCh chan struct{}
 	wake   chan struct{}
 
@@ -182,6 +183,7 @@ func New(cfg Config) (*FIB, error) {
 		hops:       make(map[nexthop.Hop]resolution),
 		hopRefs:    make(map[nexthop.Hop]int32),
 		unresolved: make(map[int32]struct{}),
+		syncs:      make(map[uint64]int),
 		doneCh:     make(chan struct{}),
 		wake:       make(chan struct{}, 1),
 		hold:       newHoldState(cfg.Hold),
@@ -319,8 +321,18 @@ func (f *FIB) Converged(source string) {
 func (f *FIB) Sync(ctx context.Context) error {
 	f.mu.Lock()
 	target := f.seq
+	f.syncs[target]++
 	f.signal()
 	f.mu.Unlock()
+
+	defer func() {
+		f.mu.Lock()
+		f.syncs[target]--
+		if f.syncs[target] == 0 {
+			delete(f.syncs, target)
+		}
+		f.mu.Unlock()
+	}()
 
 	for {
 		f.mu.Lock()

@@ -139,11 +139,14 @@ func (f *FIB) batch(ctx context.Context) {
 
 	f.mu.Lock()
 	f.finishLocked(popped)
-	f.count.batches++
+	if len(popped) > 0 {
+		f.count.batches++
+	}
 	f.mu.Unlock()
 
-	// Drop the references the reused buffers hold.
-	plans.reset()
+	// Drop the references the reused buffers hold, and keep the pages
+	// that a batch of BatchSize keys needs.
+	plans.reset((f.cfg.BatchSize + pipelineOps - 1) / pipelineOps)
 	f.scratch.popped = popped[:0]
 }
 

@@ -191,3 +191,30 @@ func TestBatchWithDeletesEnds(t *testing.T) {
 
 	h.checkStats()
 }
+
+// TestBatchMetricChangeEnds checks that a batch that changes a route's
+// metric takes no more keys, so that the old route is deleted soon after
+// the new one is created.
+func TestBatchMetricChangeEnds(t *testing.T) {
+	h, dp := newBatchHarness(t, fib.OpRouteCreate)
+	routes := streamRoutes(400)
+	h.update(routes[0])
+	h.run()
+	h.sync()
+
+	changed := routes[0]
+	changed.Metric = 30
+	h.update(append([]fib.Route{changed}, routes[1:]...)...)
+	h.sync()
+
+	if st := h.fib.Stats(); st.Installed != 400 {
+		t.Errorf("installed %d routes, want 400", st.Installed)
+	}
+
+	moved, last := dp.opBatches(changed.Prefix), dp.opBatches(routes[399].Prefix)
+	if len(moved) != 3 || len(last) != 1 || last[0] <= moved[2] {
+		t.Errorf("changed route applied in batches %v and the last new route in %v, want the new route in a later batch than the metric change", moved, last)
+	}
+
+	h.checkStats()
+}

@@ -146,8 +146,9 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *plan
 	begin, removes := time.Now(), 0
 	step := min(pipelineOps, f.cfg.BatchSize, firstSliceOps)
 	for start, end := 0, 0; ; start = end {
-		// Deletes wait for the end of the batch: a batch that has some
-		// ends, so that they are not held back further.
+		// Deletes, including those of metric changes, wait for the end
+		// of the batch: a batch that has some ends, so that they are not
+		// held back further.
 		if start == len(popped) && removes == 0 {
 			popped = f.extendBatch(ctx, popped, begin)
 		}
@@ -162,7 +163,7 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *plan
 
 		end = min(start+step, len(popped))
 		f.mu.Lock()
-		page := plans.next(step)
+		page, from := plans.next(step)
 		*page = f.planLocked(popped[start:end], *page)
 		f.mu.Unlock()
 
@@ -171,18 +172,23 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *plan
 		f.applyNexthops(ctx, s.wait)
 
 		f.mu.Lock()
-		for k := range *page {
+		for k := from; k < len(*page); k++ {
 			p := &(*page)[k]
 			if p.action == actionRemove {
 				removes++
 			}
 
-			if op, ok := f.routeOpLocked(p); ok {
+			// A create over an installed route changes its metric, and
+			// the old route is deleted once the create succeeded.
+			op, ok := f.routeOpLocked(p)
+			if ok && op.Kind == OpRouteCreate && f.store.at(p.idx).inst.ok {
+				removes++
+			}
+
+			if ok {
 				s.add(op, routeOp{plan: p})
 			}
 		}
-
-		removes += len(deletes)
 		f.mu.Unlock()
 
 		s.send()
@@ -234,11 +240,13 @@ const batchExtendTime = time.Second
 
 // extendBatch pops up to BatchSize more dirty keys into a batch whose
 // popped keys are all planned, and resolves the hops they need. It adds
-// none once the batch has run for batchExtendTime, or when work that must
-// not wait for more routes is queued: drift events or a re-resolution.
+// none once the batch has run for batchExtendTime, when work that must not
+// wait for more routes is queued (drift events, a re-resolution, routes to
+// delete beside ours), or when a Sync call waits only for changes that the
+// batch has already taken.
 func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) []int32 {
 	f.mu.Lock()
-	if len(f.queue) == 0 || len(f.events) > 0 || f.reresolve || time.Since(begin) >= batchExtendTime {
+	if len(f.queue) == 0 || len(f.events) > 0 || f.reresolve || len(f.stale) > 0 || f.syncServedLocked() || time.Since(begin) >= batchExtendTime {
 		f.mu.Unlock()
 
 		return popped
@@ -260,17 +268,38 @@ func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) 
 	return popped
 }
 
+// syncServedLocked reports whether a Sync call waits for no change left in
+// the queue: ending the batch then lets it return, while taking more keys
+// would only delay it. The queue must not be empty.
+func (f *FIB) syncServedLocked() bool {
+	for target := range f.syncs {
+		if target < f.queue[0].seq {
+			return true
+		}
+	}
+
+	return false
+}
+
 // planPages holds the plans of a batch in pages that never move, so that
 // the ops in flight can point to their plans while the batch grows.
 type planPages struct {
 	pages [][]plan
-	used  int
+	used  int // pages in use; the last one may have room left
 }
 
-// next returns an empty page with room for n plans.
-func (pp *planPages) next(n int) *[]plan {
+// next returns the page to append up to n plans to, and the length it
+// has: the last page in use when it has room, or else an empty one.
+func (pp *planPages) next(n int) (*[]plan, int) {
+	if pp.used > 0 {
+		page := &pp.pages[pp.used-1]
+		if cap(*page)-len(*page) >= n {
+			return page, len(*page)
+		}
+	}
+
 	if pp.used == len(pp.pages) {
-		pp.pages = append(pp.pages, make([]plan, 0, pipelineOps))
+		pp.pages = append(pp.pages, make([]plan, 0, max(n, pipelineOps)))
 	}
 
 	page := &pp.pages[pp.used]
@@ -279,7 +308,7 @@ func (pp *planPages) next(n int) *[]plan {
 		*page = make([]plan, 0, n)
 	}
 
-	return page
+	return page, 0
 }
 
 // each calls fn for every plan of the batch, in order.
@@ -291,11 +320,18 @@ func (pp *planPages) each(fn func(*plan)) {
 	}
 }
 
-// reset drops the plans, and the references they hold, keeping the pages.
-func (pp *planPages) reset() {
+// reset drops the plans, and the references they hold. It keeps keep
+// pages for the next batch and lets the others go, so that the memory of
+// one long batch is not held for good.
+func (pp *planPages) reset(keep int) {
 	for k := range pp.pages[:pp.used] {
 		clear(pp.pages[k])
 		pp.pages[k] = pp.pages[k][:0]
+	}
+
+	if len(pp.pages) > keep {
+		clear(pp.pages[keep:])
+		pp.pages = pp.pages[:keep]
 	}
 
 	pp.used = 0
