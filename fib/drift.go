@@ -31,7 +31,9 @@ func (f *FIB) Reconcile(s Snapshot) {
 }
 
 // RouteGone reports that the FIB's route r was deleted or replaced by
-// someone else; the route is installed again. If another owner holds the
+// someone else; the route is installed again. A route r on another
+// nexthop object than the installed one is a report from before the FIB's
+// latest replace, and changes nothing. If another owner holds the
 // route now, the FIB's create fails and the key shows a conflict.
 //
 // For a key whose route at r's metric is not installed, such as a
@@ -52,6 +54,12 @@ func (f *FIB) RouteGone(r KernelRoute) {
 				f.markDirtyLocked(i)
 			}
 
+			return
+		}
+
+		// A route on another object is one the FIB has replaced since:
+		// the replace created the route again if it was gone.
+		if r.Nexthop != 0 && e.inst.nexthop != 0 && r.Nexthop != e.inst.nexthop {
 			return
 		}
 

@@ -727,3 +727,38 @@ id 3000000001 via 2001:db8:ffff::2 dev v0 proto fibd
 		t.Errorf("state = %+v, want installed without a conflict", st)
 	}
 }
+
+// TestRouteGoneOnOldObjectIgnored checks that the report of a route
+// deleted while it used an object the FIB has since moved it away from
+// changes nothing: the FIB's replace created the route again.
+func TestRouteGoneOnOldObjectIgnored(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	r := route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0")))
+	h.update(r)
+	h.sync()
+	before, _ := h.fib.Lookup(key("192.0.2.0/24"))
+
+	r.NextHops = hops(hop(gwB, "v0"))
+	h.update(r)
+	h.sync()
+	after, _ := h.fib.Lookup(key("192.0.2.0/24"))
+	if before.Installed == nil || after.Installed == nil || before.Installed.Nexthop == after.Installed.Nexthop {
+		t.Fatalf("installed before and after the move: %+v, %+v; want two objects", before.Installed, after.Installed)
+	}
+
+	h.dp.ResetCounts()
+	h.fib.RouteGone(*before.Installed)
+	h.sync()
+
+	if n := h.dp.Writes(); n != 0 {
+		t.Errorf("%d writes after the report of the old route, want 0", n)
+	}
+
+	if got, _ := h.fib.Lookup(key("192.0.2.0/24")); got.Installed == nil || got.Installed.Nexthop != after.Installed.Nexthop {
+		t.Errorf("installed after the report: %+v, want %+v", got.Installed, after.Installed)
+	}
+
+	h.checkStats()
+}

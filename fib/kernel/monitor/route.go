@@ -78,7 +78,14 @@ func (t *translator) installedAs(kr fib.KernelRoute) fib.KernelRoute {
 		return kr
 	}
 
-	return *st.Installed
+	// The object is the kernel's: the FIB ignores the report of a route
+	// it has moved to another object since.
+	in := *st.Installed
+	if kr.Nexthop != 0 {
+		in.Nexthop = kr.Nexthop
+	}
+
+	return in
 }
 
 // foreignRoute adds the repairs a route of another owner calls for.

@@ -122,6 +122,10 @@ func TestTranslateRoute(t *testing.T) {
 	gone := fib.KernelRoute{Table: 254, Prefix: prefix4, Metric: 20, Type: fib.TypeUnicast, Nexthop: 3000000001}
 	installed := installedState(prefix4, 20, 3000000007)
 	installed6 := installedState(prefix6, 0, 3000000008)
+	// The FIB's metric with the kernel's object: the notifications of this
+	// test carry object 3000000001.
+	gone6 := *installed6.Installed
+	gone6.Nexthop = 3000000001
 	blocked := installedState(prefix4, 20, 0)
 	blocked.Installed = nil
 
@@ -145,7 +149,7 @@ func TestTranslateRoute(t *testing.T) {
 		{
 			name: "own IPv6 route deleted", state: []fib.RouteState{installed6}, typ: nlmsg.RTM_DELROUTE, pid: otherPort,
 			prefix: prefix6, proto: testProtocol, metric: 1024,
-			want: []action{{kind: actRouteGone, route: *installed6.Installed}},
+			want: []action{{kind: actRouteGone, route: gone6}},
 		},
 		{
 			name: "own route added", typ: nlmsg.RTM_NEWROUTE, pid: otherPort,
