@@ -171,9 +171,11 @@ func (d *Dataplane) checkNexthop(o nexthop.Object) error {
 	}
 
 	for _, m := range o.Group {
+		// Linux answers a missing member with EINVAL ("Invalid nexthop
+		// id"), not ENOENT, which for a replace means the group is gone.
 		member, ok := d.nexthops[m.ID]
 		if !ok {
-			return fmt.Errorf("create nexthop group %d: member %d does not exist: %w", o.ID, m.ID, syscall.ENOENT)
+			return fmt.Errorf("create nexthop group %d: invalid nexthop id %d: %w", o.ID, m.ID, syscall.EINVAL)
 		}
 
 		if member.obj.IsGroup() {
@@ -251,8 +253,9 @@ func (d *Dataplane) addRoute(r fib.KernelRoute, proto string, replace bool) erro
 	}
 
 	if r.Type == fib.TypeUnicast {
+		// Linux answers EINVAL ("Nexthop id does not exist").
 		if _, ok := d.nexthops[r.Nexthop]; !ok {
-			return fmt.Errorf("create route %s table %d: nexthop %d does not exist: %w", r.Prefix, r.Table, r.Nexthop, syscall.ENOENT)
+			return fmt.Errorf("create route %s table %d: nexthop %d does not exist: %w", r.Prefix, r.Table, r.Nexthop, syscall.EINVAL)
 		}
 	}
 

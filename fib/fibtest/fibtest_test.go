@@ -86,9 +86,9 @@ func TestKernelRules(t *testing.T) {
 	}{
 		{"route exists", fib.Op{Kind: fib.OpRouteCreate, Route: kernelRoute("192.0.2.0/25", 1)}, syscall.EEXIST},
 		{"route replace", fib.Op{Kind: fib.OpRouteReplace, Route: kernelRoute("192.0.2.0/25", 1)}, nil},
-		{"missing nexthop", fib.Op{Kind: fib.OpRouteCreate, Route: kernelRoute("203.0.113.0/24", 9)}, syscall.ENOENT},
+		{"missing nexthop", fib.Op{Kind: fib.OpRouteCreate, Route: kernelRoute("203.0.113.0/24", 9)}, syscall.EINVAL},
 		{"nexthop exists", fib.Op{Kind: fib.OpNexthopCreate, Nexthop: nexthop.Object{ID: 1, Hop: hopB}}, syscall.EEXIST},
-		{"missing member", fib.Op{Kind: fib.OpNexthopCreate, Nexthop: group(4, 1, 9)}, syscall.ENOENT},
+		{"missing member", fib.Op{Kind: fib.OpNexthopCreate, Nexthop: group(4, 1, 9)}, syscall.EINVAL},
 		{"group member", fib.Op{Kind: fib.OpNexthopCreate, Nexthop: group(4, 3)}, syscall.EINVAL},
 		{"replace missing", fib.Op{Kind: fib.OpNexthopReplace, Nexthop: group(9, 1)}, syscall.ENOENT},
 		{"delete missing route", fib.Op{Kind: fib.OpRouteDelete, Route: kernelRoute("203.0.113.0/24", 1)}, nil},
