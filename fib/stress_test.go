@@ -346,7 +346,7 @@ func runStress(t *testing.T, sc stressConfig) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 
-	// Producers: one goroutine per source, so the model sees each
+	// Producers: one goroutine per source, so the model receives each
 	// source's calls in the order the FIB does.
 	for n, src := range sources {
 		wg.Add(1)

@@ -171,7 +171,7 @@ func (d *Dataplane) checkNexthop(o nexthop.Object) error {
 	}
 
 	for _, m := range o.Group {
-		// Linux answers a missing member with EINVAL ("Invalid nexthop
+		// Linux rejects a missing member with EINVAL ("Invalid nexthop
 		// id"), not ENOENT, which for a replace means the group is gone.
 		member, ok := d.nexthops[m.ID]
 		if !ok {
@@ -253,7 +253,7 @@ func (d *Dataplane) addRoute(r fib.KernelRoute, proto string, replace bool) erro
 	}
 
 	if r.Type == fib.TypeUnicast {
-		// Linux answers EINVAL ("Nexthop id does not exist").
+		// Linux returns EINVAL ("Nexthop id does not exist").
 		if _, ok := d.nexthops[r.Nexthop]; !ok {
 			return fmt.Errorf("create route %s table %d: nexthop %d does not exist: %w", r.Prefix, r.Table, r.Nexthop, syscall.EINVAL)
 		}
