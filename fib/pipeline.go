@@ -86,11 +86,12 @@ func (s *routeStream) nextSegment() segment {
 }
 
 // add appends an op and the plan it comes from to the slice that the next
-// call of send hands over. A slice holds at most pipelineOps ops; add sends
-// a full one first.
+// call of send hands over. A slice holds at most pipelineOps ops, one per
+// planned key. The loop calls add with the FIB's lock held, so add must not
+// send: send may wait for the applier, whose outcome needs the lock.
 func (s *routeStream) add(op Op, o routeOp) {
 	if len(s.cur.ops) == pipelineOps {
-		s.send()
+		panic("fib: route stream slice holds more than pipelineOps ops")
 	}
 
 	s.cur.ops = append(s.cur.ops, op)
