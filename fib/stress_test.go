@@ -614,7 +614,7 @@ func checkExpected(t *testing.T, f *fib.FIB, dp *fibtest.Dataplane) {
 // case.
 //
 // NOTE: routes deleted behind the FIB's back (kind 3), alone or mixed with
-// the others, now and then leave one extra route in the fake kernel: the
+// the others, now and then leave one extra route in the fake kernel. The
 // FIB takes a report from before its own replace as its route gone, and
 // its exclusive create fails with EEXIST. On Linux, fib/kernel answers
 // that EEXIST on fibd's own route by creating the route again; the fake
