@@ -23,9 +23,9 @@
 // device (Dataplane.Resolve, cached per hop), interns the next hops,
 // applies the operations and records each outcome. While producers keep
 // offering and the batch has no delete, it takes BatchSize more keys
-// whenever it has planned those it has, for up to a second, so that a full
-// table streams to the dataplane without a pause between batches; drift
-// events end that at once. A failed key
+// whenever it has planned those it has, for up to a second. A full table
+// then streams to the dataplane without a pause between batches, and drift
+// events end the batch at once. A failed key
 // keeps its error (RouteState.Err) and is tried again after 1 second,
 // doubling up to 1 minute by default. A route create that fails because
 // the route exists marks a conflict: another owner holds that table,

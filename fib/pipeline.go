@@ -91,7 +91,7 @@ func (s *routeStream) nextSegment() segment {
 // send: send may wait for the applier, whose outcome needs the lock.
 func (s *routeStream) add(op Op, o routeOp) {
 	if len(s.cur.ops) == pipelineOps {
-		panic("fib: route stream slice holds more than pipelineOps ops")
+		panic("fib: route stream slice exceeds pipelineOps ops")
 	}
 
 	s.cur.ops = append(s.cur.ops, op)

@@ -240,10 +240,10 @@ const batchExtendTime = time.Second
 
 // extendBatch pops up to BatchSize more dirty keys into a batch whose
 // popped keys are all planned, and resolves the hops they need. It adds
-// none once the batch has run for batchExtendTime, when work that must not
-// wait for more routes is queued (drift events, a re-resolution, routes to
-// delete beside ours), or when a Sync call waits only for changes that the
-// batch has already taken.
+// none once the batch has run for batchExtendTime, or when work that must
+// not wait for more routes is queued: drift events, a re-resolution, routes
+// to delete beside ours. Nor does it when a Sync call waits only for
+// changes that the batch has already taken.
 func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) []int32 {
 	f.mu.Lock()
 	if len(f.queue) == 0 || len(f.events) > 0 || f.reresolve || len(f.stale) > 0 || f.syncServedLocked() || time.Since(begin) >= batchExtendTime {

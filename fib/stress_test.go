@@ -616,7 +616,7 @@ func checkExpected(t *testing.T, f *fib.FIB, dp *fibtest.Dataplane) {
 // NOTE: routes deleted behind the FIB's back (kind 3), alone or mixed with
 // the others, now and then leave one extra route in the fake kernel. The
 // FIB takes a report from before its own replace as its route gone, and
-// its exclusive create fails with EEXIST. On Linux, fib/kernel answers
+// its exclusive create fails with EEXIST. On Linux, fib/kernel handles
 // that EEXIST on fibd's own route by creating the route again; the fake
 // has no such step. FIBD_STRESS_SEEDS with FIBD_STRESS_KINDS=3 runs it.
 func TestStressStream(t *testing.T) {

@@ -2,7 +2,6 @@ package fib
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -41,10 +40,11 @@ func (d *batchRecorder) Resolve(_ context.Context, h nexthop.Hop) (nexthop.Hop, 
 	return h, nil
 }
 
-// TestSyncEndsBatchExtension checks that a batch stops taking queued keys
-// once a Sync call waits only for keys it has taken, so that the call
-// returns after that batch instead of after the keys offered later.
-func TestSyncEndsBatchExtension(t *testing.T) {
+// newRecordedFIB returns a FIB that takes 100 keys per batch, over a
+// batchRecorder.
+func newRecordedFIB(t *testing.T) (*FIB, *batchRecorder) {
+	t.Helper()
+
 	dp := &batchRecorder{batches: make(map[netip.Prefix]uint64)}
 	f, err := New(Config{Dataplane: dp, BatchSize: 100})
 	if err != nil {
@@ -52,13 +52,29 @@ func TestSyncEndsBatchExtension(t *testing.T) {
 	}
 
 	dp.f = f
+
+	return f, dp
+}
+
+// recorderRoutes returns n IPv4 /32 routes in 10.0.0.0/16 over one gateway.
+func recorderRoutes(n int) []Route {
 	gw := netip.MustParseAddr("198.51.100.1")
 	set := nexthop.Set{Members: []nexthop.Member{{Hop: nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gw, Device: "v0"}, Weight: 1}}}
-	routes := make([]Route, 400)
+	routes := make([]Route, n)
 	for i := range routes {
-		p := netip.MustParsePrefix(fmt.Sprintf("10.0.%d.%d/32", i/256, i%256))
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
 		routes[i] = Route{Prefix: p, Table: TableMain, Metric: 20, Type: TypeUnicast, NextHops: set, Source: "bgp", Distance: DistanceEBGP}
 	}
+
+	return routes
+}
+
+// TestSyncEndsBatchExtension checks that a batch stops taking queued keys
+// once a Sync call waits only for keys it has taken, so that the call
+// returns after that batch instead of after the keys offered later.
+func TestSyncEndsBatchExtension(t *testing.T) {
+	f, dp := newRecordedFIB(t)
+	routes := recorderRoutes(400)
 
 	// A Sync call waits for the first 100 routes; 300 more come after it.
 	f.Update(routes[:100])
@@ -95,20 +111,8 @@ func TestSyncEndsBatchExtension(t *testing.T) {
 // their pages and that the loop keeps only the pages that BatchSize keys
 // need once the batch is over.
 func TestPlanPagesKeptAfterBatch(t *testing.T) {
-	dp := &batchRecorder{batches: make(map[netip.Prefix]uint64)}
-	f, err := New(Config{Dataplane: dp, BatchSize: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	dp.f = f
-	gw := netip.MustParseAddr("198.51.100.1")
-	set := nexthop.Set{Members: []nexthop.Member{{Hop: nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gw, Device: "v0"}, Weight: 1}}}
-	routes := make([]Route, 20_000)
-	for i := range routes {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
-		routes[i] = Route{Prefix: p, Table: TableMain, Metric: 20, Type: TypeUnicast, NextHops: set, Source: "bgp", Distance: DistanceEBGP}
-	}
+	f, _ := newRecordedFIB(t)
+	routes := recorderRoutes(20_000)
 
 	f.Update(routes)
 
