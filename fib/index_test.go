@@ -80,7 +80,7 @@ func randomKey(rng *rand.Rand) Key {
 
 // TestPrefixIndexMatchesMap runs random puts, gets and deletes on
 // the index and on a plain map keyed by compactKey, and requires the same
-// answers, with no table left once its last key is gone.
+// results, with no table left once its last key is gone.
 func TestPrefixIndexMatchesMap(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 1))
