@@ -16,9 +16,8 @@ import (
 const receiveBufferBytes = 256 << 10
 
 // replyTimeout bounds the wait for the acknowledgement of a barrier. The
-// kernel has queued it by the time the batch's sendmsg returns, and flow
-// control leaves at most a few batches unread, which the reader drains in
-// milliseconds.
+// kernel has queued it by the time the batch's sendmsg returns, so only a
+// lost reply makes the wait last.
 const replyTimeout = 10 * time.Second
 
 // batch is one sendmsg of requests, closed by an acknowledged barrier.
@@ -34,9 +33,11 @@ type batch struct {
 // with one sendmsg and closed by an NLMSG_NOOP with NLM_F_ACK. The kernel
 // processes the messages of one sendmsg in order and replies only to
 // failures. So every error of a batch arrives before the barrier's
-// acknowledgement, and an op of the batch without an error succeeded. A
-// reader goroutine drains the replies while the next batch is sent, so
-// that the receive buffer does not overrun.
+// acknowledgement, and an op of the batch without an error succeeded.
+// The kernel handles a sendmsg before it returns, so the replies of a
+// batch are all queued by then: Apply reads them before it sends the
+// next batch, without waiting and without a second goroutine, and the
+// receive buffer holds the replies of one batch at most.
 //
 // When the socket fails or ctx ends, Apply returns the error and sets it
 // on every op whose outcome it did not learn, so that no op is taken as
@@ -47,6 +48,11 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 
 	if err := k.applyLocked(ctx, ops); err != nil {
 		return err
+	}
+
+	// Only creates that found their object present need a second look.
+	if k.existed == 0 {
+		return nil
 	}
 
 	if err := k.replaceOwnNexthopsLocked(ctx, ops); err != nil {
@@ -164,19 +170,12 @@ func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
 		return nil
 	}
 
-	run := &applyRun{
-		ctx:     ctx,
-		k:       k,
-		ops:     ops,
-		base:    k.seq + 1,
-		batches: make(chan batch, k.window),
-		slots:   make(chan struct{}, k.window),
-		stop:    make(chan struct{}),
-	}
+	run := &applyRun{ctx: ctx, k: k, ops: ops, base: k.seq + 1}
 	k.seq += uint32(len(ops))
 
 	start := time.Now()
 	err := run.execute()
+	k.existed = run.stats.Errors[syscall.EEXIST]
 	run.stats.Applies++
 	run.stats.ApplyTime += time.Since(start)
 	k.stats.add(&run.stats)
@@ -184,26 +183,12 @@ func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
 	return err
 }
 
-// applyRun is the state of one Apply call. The sender owns everything but
-// confirmed, acked and the reader's counters until the reader has finished.
+// applyRun is the state of one Apply call.
 type applyRun struct {
 	ctx  context.Context
 	k    *Kernel
 	ops  []fib.Op
 	base uint32 // sequence number of ops[0]; ops[i] has base+i
-
-	// batches passes each sent batch to the reader.
-	batches chan batch
-
-	// slots bounds the batches in flight: the sender takes a slot before
-	// it sends a batch and the reader frees it once the batch is
-	// confirmed, so that the replies of the batches in flight fit the
-	// receive buffer.
-	slots chan struct{}
-
-	// stop is closed by the reader when it fails, and readErr is the cause.
-	stop    chan struct{}
-	readErr error
 
 	// confirmed is the number of leading ops whose outcome is known.
 	confirmed int
@@ -216,48 +201,34 @@ type applyRun struct {
 	// acked marks the ops the kernel acknowledged, with Config.AckEach.
 	acked []bool
 
-	// stats counts what the sender did and replies what the reader saw.
-	stats   Stats
-	replies Stats
+	// timer interrupts a wait for replies that lasts replyTimeout.
+	timer *time.Timer
+
+	stats Stats
 }
 
 func (r *applyRun) execute() error {
-	ctx := r.ctx
 	if r.k.cfg.AckEach {
 		r.acked = make([]bool, len(r.ops))
 	}
 
-	r.k.apply.resume()
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		r.read()
-	}()
-
-	// The reader waits only for batches that were sent, so it ends by
-	// itself. When ctx ends, it drains the replies that are queued and
-	// stops: the kernel has queued the replies of every batch by the time
-	// its sendmsg returns, so the batches sent are still confirmed. The
-	// timer guards against replies that never come.
-	stopInterrupt := context.AfterFunc(ctx, r.k.apply.interrupt)
-	sendErr := r.send(ctx)
-	if sendErr != nil {
-		r.k.apply.interrupt()
+	if r.k.rbuf == nil {
+		r.k.rbuf = make([]byte, receiveBufferBytes)
 	}
 
-	close(r.batches)
-	timer := time.AfterFunc(r.k.replyTimeout, r.k.apply.interrupt)
-	<-readerDone
-	timer.Stop()
+	// When ctx ends, receives still read the replies that are queued for
+	// a moment and then fail: the kernel has queued the replies of every
+	// batch by the time its sendmsg returns, so the batches sent are
+	// still confirmed.
+	r.k.apply.resume()
+	stopInterrupt := context.AfterFunc(r.ctx, r.k.apply.interrupt)
+	err := r.send(r.ctx)
 	stopInterrupt()
-	r.k.apply.resume()
-
-	r.stats.add(&r.replies)
-	err := sendErr
-	if err == nil && r.readErr != nil {
-		err = r.readErr
+	if r.timer != nil {
+		r.timer.Stop()
 	}
 
+	r.k.apply.resume()
 	if err != nil {
 		r.stats.SocketErrors++
 		r.failUnconfirmed(err)
@@ -318,16 +289,10 @@ func (r *applyRun) send(ctx context.Context) error {
 	return nil
 }
 
-// sendBatch appends the barrier to buf, sends the batch and hands it to
-// the reader. The reader reads the replies of a batch only after its
-// sendmsg returned, when the kernel has queued them all: reading while they
-// arrive would wake it for every reply.
+// sendBatch appends the barrier to buf, sends the batch and reads its
+// replies.
 func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	if err := r.takeSlot(); err != nil {
 		return err
 	}
 
@@ -344,31 +309,7 @@ func (r *applyRun) sendBatch(ctx context.Context, buf []byte, b batch) error {
 		return err
 	}
 
-	// The channel has a place for every slot, so this does not block.
-	r.batches <- b
-
-	return nil
-}
-
-// takeSlot waits until fewer than the window of batches are in flight.
-func (r *applyRun) takeSlot() error {
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	default:
-	}
-
-	timer := time.NewTimer(r.k.replyTimeout)
-	defer timer.Stop()
-
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	case <-r.stop:
-		return r.readErr
-	case <-timer.C:
-		return fmt.Errorf("no acknowledgement of a barrier within %s", r.k.replyTimeout)
-	}
+	return r.readBatch(b)
 }
 
 // failUnconfirmed sets err on every op after the last confirmed batch that

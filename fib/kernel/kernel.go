@@ -21,8 +21,7 @@ const (
 
 	// DefaultBufferBytes is the default size of the socket buffers. The
 	// kernel queues one error message per failed request, so the receive
-	// buffer must hold the errors of a whole batch even when the reader
-	// falls behind.
+	// buffer must hold the errors of a whole batch.
 	DefaultBufferBytes = 32 << 20
 
 	// DefaultMaxBatchBytes is the default size of one sendmsg of requests.
@@ -86,14 +85,14 @@ func (c Config) withDefaults() Config {
 type Kernel struct {
 	cfg Config
 
-	// applyMu serialises Apply; it guards apply, buf, rbuf and seq. Window
-	// is the number of batches in flight; see flowControl.
+	// applyMu serialises Apply; it guards apply, buf, rbuf, seq and
+	// existed, the number of EEXIST replies of the last apply run.
 	applyMu sync.Mutex
 	apply   transport
 	buf     []byte
 	rbuf    []byte
 	seq     uint32
-	window  int
+	existed uint64
 
 	// replyTimeout is the wait for a barrier's acknowledgement, which
 	// tests shorten.
@@ -126,12 +125,9 @@ func Open(cfg Config) (*Kernel, error) {
 		return nil, err
 	}
 
-	var window int
-	cfg.MaxBatchBytes, window = flowControl(cfg.MaxBatchBytes, apply)
-	k := newKernel(cfg, apply, query)
-	k.window = window
+	cfg.MaxBatchBytes = batchBytes(cfg.MaxBatchBytes, apply)
 
-	return k, nil
+	return newKernel(cfg, apply, query), nil
 }
 
 // Estimates of the receive buffer space that replies take.
@@ -146,34 +142,28 @@ const (
 	minRequestBytes = 50
 )
 
-// flowControl sizes the batches and the number of batches in flight from
-// the socket buffers, such as when the process could not force them to
-// Config's sizes. The kernel rejects a sendmsg larger than the send
-// buffer. The replies of the batches in flight must fit half the receive
-// buffer even when every request fails, or the kernel drops them and
-// reports ENOBUFS. It returns the batch size and the number of batches in
-// flight, at least one.
-func flowControl(size int, t transport) (int, int) {
+// batchBytes sizes the batches from the socket buffers, such as when the
+// process could not force them to Config's sizes. The kernel rejects a
+// sendmsg larger than the send buffer. The replies of a batch must fit
+// half the receive buffer even when every request fails, or the kernel
+// drops them and reports ENOBUFS.
+func batchBytes(size int, t transport) int {
 	read, write := t.buffers()
 	if write > 0 {
 		size = min(size, write/2)
 	}
 
 	if read == 0 {
-		return size, 1
+		return size
 	}
 
-	budget := read / 2
-	size = max(min(size, budget*minRequestBytes/replyBytes), 4<<10)
-
-	return size, max(budget/(size/minRequestBytes*replyBytes), 1)
+	return max(min(size, read/2*minRequestBytes/replyBytes), 4<<10)
 }
 
 func newKernel(cfg Config, apply transport, query *netlink.Conn) *Kernel {
 	cfg = cfg.withDefaults()
 	k := &Kernel{
 		cfg:          cfg,
-		window:       1,
 		replyTimeout: replyTimeout,
 		apply:        apply,
 		buf:          make([]byte, 0, cfg.MaxBatchBytes+maxMessageBytes),

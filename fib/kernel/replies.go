@@ -4,43 +4,48 @@ import (
 	"context"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/fibd/fibd/fib"
 	"github.com/fibd/fibd/fib/kernel/nlmsg"
 )
 
-// read is the reader goroutine of an Apply: it matches the kernel's
-// replies to the ops by sequence number until every batch that the sender
-// handed over is confirmed by its barrier. On failure it records the error
-// in readErr and closes stop.
-func (r *applyRun) read() {
-	if err := r.readBatches(); err != nil {
-		r.readErr = err
-		close(r.stop)
-	}
-}
-
-func (r *applyRun) readBatches() error {
-	if r.k.rbuf == nil {
-		r.k.rbuf = make([]byte, receiveBufferBytes)
-	}
-
-	for b := range r.batches {
-		for !r.barrierSeen(b.barrier) {
-			err := r.receive()
-			if err != nil && isTimeout(err) && r.ctx.Err() == nil {
-				return fmt.Errorf("wait for the acknowledgement of barrier %d: %w", b.barrier, err)
-			}
-
-			if err != nil {
-				return err
-			}
+// readBatch matches the kernel's replies to the ops of batch b by
+// sequence number until its barrier is acknowledged, then confirms b.
+func (r *applyRun) readBatch(b batch) error {
+	r.armTimer()
+	for !r.barrierSeen(b.barrier) {
+		err := r.receive()
+		if err != nil && isTimeout(err) && r.ctx.Err() == nil {
+			return fmt.Errorf("wait for the acknowledgement of barrier %d: %w", b.barrier, err)
 		}
 
-		r.confirm(b)
+		if err != nil {
+			return err
+		}
 	}
 
+	// A guard that fired just as the barrier came set a deadline that
+	// would fail the next batch's receive.
+	if !r.timer.Stop() && r.ctx.Err() == nil {
+		r.k.apply.resume()
+	}
+
+	r.confirm(b)
+
 	return nil
+}
+
+// armTimer starts the guard against replies that never come. One timer
+// serves every batch of the Apply.
+func (r *applyRun) armTimer() {
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.k.replyTimeout, r.k.apply.interrupt)
+
+		return
+	}
+
+	r.timer.Reset(r.k.replyTimeout)
 }
 
 // receive reads one datagram of replies and handles each message in it.
@@ -120,11 +125,7 @@ func (r *applyRun) settle(i int, e nlmsg.Error) {
 	}
 
 	op.Err = &OpError{Op: opName(op.Kind), Object: objectName(op), Errno: errno, Message: e.Message}
-	if r.replies.Errors == nil {
-		r.replies.Errors = make(map[syscall.Errno]uint64)
-	}
-
-	r.replies.Errors[errno]++
+	r.countError(errno)
 }
 
 // confirm closes batch b once its barrier is acknowledged. Without
@@ -140,7 +141,6 @@ func (r *applyRun) confirm(b batch) {
 	}
 
 	r.confirmed = b.end
-	<-r.slots
 }
 
 func isDelete(kind fib.OpKind) bool {
