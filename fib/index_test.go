@@ -65,11 +65,16 @@ func randomKey(rng *rand.Rand) Key {
 
 	var a netip.Addr
 	var bits int
-	if rng.IntN(2) == 0 {
+	switch rng.IntN(3) {
+	case 0:
+		// Neighbours that share a block, and the lengths around it.
+		a = netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(40)), byte(rng.IntN(4) * 64)})
+		bits = 20 + rng.IntN(7)
+	case 1:
 		pool := [][4]byte{{10, 0, 0, 0}, {10, 0, 0, 1}, {255, 255, 255, 255}, {0, 0, 0, 0}, {192, 0, 2, 255}}
 		a = netip.AddrFrom4(pool[rng.IntN(len(pool))])
 		bits = rng.IntN(33)
-	} else {
+	default:
 		pool := []string{"2001:db8:0:ff00::", "2001:db8:0:ffff::ff", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::38", "fe80::1"}
 		a = netip.MustParseAddr(pool[rng.IntN(len(pool))])
 		bits = rng.IntN(129)
