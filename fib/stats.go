@@ -1,7 +1,6 @@
 package fib
 
 import (
-	"maps"
 	"slices"
 	"time"
 
@@ -20,9 +19,9 @@ type counters struct {
 	// offers, kept until the sweep.
 	adopted int
 
-	sources  map[string]int
-	tables   map[uint32]int
-	families map[nexthop.Family]int
+	sources  tally[string]
+	tables   tally[uint32]
+	families tally[nexthop.Family]
 
 	ops, opErrors uint64
 	opsByKind     [opKinds]uint64 // indexed by OpKind
@@ -32,9 +31,9 @@ type counters struct {
 
 func newCounters() counters {
 	return counters{
-		sources:  make(map[string]int),
-		tables:   make(map[uint32]int),
-		families: make(map[nexthop.Family]int),
+		sources:  newTally[string](),
+		tables:   newTally[uint32](),
+		families: newTally[nexthop.Family](),
 	}
 }
 
@@ -44,12 +43,12 @@ func (f *FIB) countLocked(e *entry, d int) {
 	c := &f.count
 	if e.hasFirst {
 		c.routes += d
-		addCount(c.tables, e.ck.table, d)
-		addCount(c.families, e.ck.family(), d)
+		c.tables.add(e.ck.table, d)
+		c.families.add(e.ck.family(), d)
 	}
 
 	e.candidates(func(cand *candidate) bool {
-		addCount(c.sources, cand.source, d)
+		c.sources.add(cand.source, d)
 
 		return true
 	})
@@ -88,14 +87,14 @@ func (f *FIB) countStateLocked(e *entry, d int) {
 // it has none.
 func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int) {
 	c := &f.count
-	addCount(c.sources, source, d)
+	c.sources.add(source, d)
 	if selected {
 		return
 	}
 
 	c.routes += d
-	addCount(c.tables, e.ck.table, d)
-	addCount(c.families, e.ck.family(), d)
+	c.tables.add(e.ck.table, d)
+	c.families.add(e.ck.family(), d)
 
 	// An adopted route that gains its first candidate is selected now,
 	// and one that loses its last is adopted again.
@@ -104,13 +103,48 @@ func (f *FIB) countCandidateLocked(e *entry, source string, selected bool, d int
 	}
 }
 
-func addCount[K comparable](m map[K]int, k K, d int) {
-	n := m[k] + d
-	if n == 0 {
-		delete(m, k)
-	} else {
-		m[k] = n
+// tally counts routes by a key, such as their source or table. It keeps
+// the counter it changed last, because consecutive changes mostly name
+// the same source and table: a full table then costs no map lookup per
+// route.
+type tally[K comparable] struct {
+	m     map[K]*int
+	lastK K
+	last  *int
+}
+
+func newTally[K comparable]() tally[K] {
+	return tally[K]{m: make(map[K]*int)}
+}
+
+// add adds d to k's count, and forgets k at zero.
+func (t *tally[K]) add(k K, d int) {
+	n := t.last
+	if n == nil || t.lastK != k {
+		n = t.m[k]
+		if n == nil {
+			n = new(int)
+			t.m[k] = n
+		}
+
+		t.lastK, t.last = k, n
 	}
+
+	*n += d
+	if *n == 0 {
+		delete(t.m, k)
+		t.last = nil
+	}
+}
+
+// snapshot returns the counts as a map of their own.
+func (t *tally[K]) snapshot() map[K]int {
+	m := make(map[K]int, len(t.m))
+	for k, n := range t.m {
+		m[k] = *n
+	}
+
+	return m
 }
 
 // opKinds is the length of an array indexed by OpKind.
@@ -174,10 +208,10 @@ func (f *FIB) statsLocked() Stats {
 		OpErrors:       f.count.opErrors,
 		Pending:        f.pendingLocked(),
 		LastErrors:     slices.Clone(f.errs),
-		SourcesRoutes:  maps.Clone(f.count.sources),
+		SourcesRoutes:  f.count.sources.snapshot(),
 		Conflicts:      f.count.conflicts,
-		TablesRoutes:   maps.Clone(f.count.tables),
-		FamiliesRoutes: maps.Clone(f.count.families),
+		TablesRoutes:   f.count.tables.snapshot(),
+		FamiliesRoutes: f.count.families.snapshot(),
 		OpsByKind:      f.count.opsByKindMap(),
 		Takeovers:      f.count.takeovers,
 		Batches:        f.count.batches,
