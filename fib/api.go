@@ -120,6 +120,7 @@ type FIB struct {
 	store   entries
 	index   prefixIndex
 	sets    map[string]*requested
+	lastSet *requested // interned last; the next offer likely names it too
 	hops    map[nexthop.Hop]resolution
 	hopRefs map[nexthop.Hop]int32 // requested sets that name each hop to resolve
 	gen     uint64                // resolution generation
@@ -224,35 +225,42 @@ const updateChunk = 512
 
 // offerBuffers are the buffers of one Update, reused between its chunks.
 type offerBuffers struct {
-	sets []nexthop.Set
-	ends []int
-	keys []byte
+	sets   []nexthop.Set
+	starts []int
+	ends   []int
+	keys   []byte
 }
 
 // offerChunk validates routes, setting errs, and offers the valid ones as
 // one change for Sync.
 func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
-	sets, ends, keys := buf.sets[:0], buf.ends[:0], buf.keys[:0]
+	sets, starts, ends, keys := buf.sets[:0], buf.starts[:0], buf.ends[:0], buf.keys[:0]
 
-	// Validate and key the sets before taking the lock.
+	// Validate and key the sets before taking the lock. Routes of one
+	// update often share their set: its canonical form and key are then
+	// the previous route's.
 	for i, r := range routes {
-		r.NextHops = canonical(r.NextHops)
+		if i > 0 && sameSet(r.NextHops, routes[i-1].NextHops) {
+			r.NextHops = sets[i-1]
+			starts, ends = append(starts, starts[i-1]), append(ends, ends[i-1])
+		} else {
+			r.NextHops = canonical(r.NextHops)
+			starts = append(starts, len(keys))
+			keys = nexthop.AppendSetKey(keys, r.NextHops)
+			ends = append(ends, len(keys))
+		}
+
 		errs[i] = r.Validate()
 		sets = append(sets, r.NextHops)
-		keys = nexthop.AppendSetKey(keys, r.NextHops)
-		ends = append(ends, len(keys))
 	}
 
 	f.mu.Lock()
 	f.seq++
-	start := 0
 	for i, r := range routes {
 		if errs[i] == nil {
 			r.NextHops = sets[i]
-			f.offerLocked(r, keys[start:ends[i]])
+			f.offerLocked(r, keys[starts[i]:ends[i]])
 		}
-
-		start = ends[i]
 	}
 
 	f.signal()
@@ -260,7 +268,17 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 
 	// The sets may point to the caller's members: drop them.
 	clear(sets)
-	buf.sets, buf.ends, buf.keys = sets, ends, keys
+	buf.sets, buf.starts, buf.ends, buf.keys = sets, starts, ends, keys
+}
+
+// sameSet reports whether a and b are the same set because they share
+// their members and resilient parameters, without comparing them.
+func sameSet(a, b nexthop.Set) bool {
+	if len(a.Members) != len(b.Members) || a.Resilient != b.Resilient {
+		return false
+	}
+
+	return len(a.Members) == 0 || &a.Members[0] == &b.Members[0]
 }
 
 // Withdraw removes a source's candidates for keys. Withdrawing a candidate

@@ -72,8 +72,15 @@ func (f *FIB) withdrawLocked(i int32, source string) bool {
 // internLocked returns the shared record of a requested set, counting one
 // more reference.
 func (f *FIB) internLocked(s nexthop.Set, key []byte) *requested {
+	if rs := f.lastSet; rs != nil && rs.key == string(key) {
+		rs.refs++
+
+		return rs
+	}
+
 	if rs, ok := f.sets[string(key)]; ok {
 		rs.refs++
+		f.lastSet = rs
 
 		return rs
 	}
@@ -87,6 +94,7 @@ func (f *FIB) internLocked(s nexthop.Set, key []byte) *requested {
 
 	rs := &requested{key: string(key), set: s, refs: 1}
 	f.sets[rs.key] = rs
+	f.lastSet = rs
 	for _, m := range s.Members {
 		if needsResolve(m.Hop) {
 			f.hopRefs[m.Hop]++
@@ -107,6 +115,9 @@ func (f *FIB) unrefSetLocked(rs *requested) {
 	}
 
 	delete(f.sets, rs.key)
+	if f.lastSet == rs {
+		f.lastSet = nil
+	}
 	for _, m := range rs.set.Members {
 		if needsResolve(m.Hop) {
 			f.unrefHopLocked(m.Hop)
