@@ -37,6 +37,13 @@ type Table struct {
 	groups map[string]*object // interned group objects by set key
 	wants  map[string]*wanted // desired sets by key, shared by references
 
+	// lastWant and lastHop are the records that want and hopObject
+	// returned last. Routes arrive in runs that share a set, so the next
+	// call most likely asks for them again and skips a map lookup.
+	lastWant   *wanted
+	lastHop    Hop
+	lastHopObj *object
+
 	linkDown    map[string]bool                // devices whose link is down
 	gatewayDown map[netip.Addr]map[string]bool // gateways down, by reason
 
@@ -304,23 +311,47 @@ func (o *object) removeDesire(w *wanted) {
 // want returns the shared record of a desired set, counting one more
 // reference to it.
 func (t *Table) want(s Set) *wanted {
+	if w := t.lastWant; w != nil && sameMembers(s, w.set) {
+		w.refs++
+
+		return w
+	}
+
 	t.buf = AppendSetKey(t.buf[:0], s)
 	if w, ok := t.wants[string(t.buf)]; ok {
 		w.refs++
+		t.lastWant = w
 
 		return w
 	}
 
 	w := &wanted{key: string(t.buf), set: s.Canonical(), refs: 1}
 	t.wants[w.key] = w
+	t.lastWant = w
 
 	return w
+}
+
+// sameMembers reports whether the canonical sets a and b are equal.
+func sameMembers(a, b Set) bool {
+	if !slices.Equal(a.Members, b.Members) {
+		return false
+	}
+
+	if a.Resilient == nil || b.Resilient == nil {
+		return a.Resilient == b.Resilient
+	}
+
+	return *a.Resilient == *b.Resilient
 }
 
 func (t *Table) unwant(w *wanted) {
 	w.refs--
 	if w.refs <= 0 {
 		delete(t.wants, w.key)
+		if t.lastWant == w {
+			t.lastWant = nil
+		}
 	}
 }
 
@@ -338,7 +369,13 @@ func (t *Table) intern(w *wanted) (*object, error) {
 }
 
 func (t *Table) hopObject(h Hop) (*object, error) {
+	if t.lastHopObj != nil && t.lastHop == h {
+		return t.lastHopObj, nil
+	}
+
 	if o := t.hops[h]; o != nil {
+		t.lastHop, t.lastHopObj = h, o
+
 		return o, nil
 	}
 
@@ -410,6 +447,10 @@ func (t *Table) drop(o *object) {
 
 	if o.single && t.hops[o.hop] == o {
 		delete(t.hops, o.hop)
+	}
+
+	if t.lastHopObj == o {
+		t.lastHopObj = nil
 	}
 
 	if o.interned && !o.single && t.groups[o.key] == o {
