@@ -126,7 +126,7 @@ type FIB struct {
 	gen     uint64                // resolution generation
 	running bool
 
-	queue      []queued
+	queue      dirtyQueue
 	events     []event
 	retries    retryHeap
 	unresolved map[int32]struct{}
@@ -147,12 +147,6 @@ type FIB struct {
 	watchers []*watcher
 	count    counters
 	errs     []string
-}
-
-// queued is a dirty entry and the change sequence when it became dirty.
-type queued struct {
-	idx int32
-	seq uint64
 }
 
 // event is work queued for the loop by a drift hook.
@@ -250,7 +244,12 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 			ends = append(ends, len(keys))
 		}
 
-		errs[i] = r.Validate()
+		// Valid routes leave errs unwritten, so that its memory is not
+		// touched (see prefaulted).
+		if err := r.Validate(); err != nil {
+			errs[i] = err
+		}
+
 		sets = append(sets, r.NextHops)
 	}
 

@@ -72,7 +72,7 @@ func (f *FIB) prepare(now time.Time) (time.Duration, bool) {
 	}
 
 	tableDue := f.table.Pending() && !now.Before(f.tableRetry.at)
-	if len(f.queue) > 0 || len(f.events) > 0 || len(f.stale) > 0 || tableDue || f.reresolve {
+	if f.queue.len() > 0 || len(f.events) > 0 || len(f.stale) > 0 || tableDue || f.reresolve {
 		return 0, true
 	}
 
@@ -173,22 +173,17 @@ func (f *FIB) popLocked(n int) []int32 {
 // before, which is dirty again: its first change may still be in flight,
 // so the next batch plans the second.
 func (f *FIB) appendPoppedLocked(popped []int32, n int) []int32 {
-	n = min(n, len(f.queue))
-	for k, q := range f.queue[:n] {
-		e := f.store.at(q.idx)
+	for range min(n, f.queue.len()) {
+		i := f.queue.front().idx
+		e := f.store.at(i)
 		if e.flags&flagBatch != 0 {
-			n = k
-
 			break
 		}
 
-		popped = append(popped, q.idx)
+		f.queue.pop()
+		popped = append(popped, i)
 		e.flags = e.flags&^flagDirty | flagBatch
 	}
-
-	// Slicing forward costs nothing; append moves the rest to a new array
-	// once the capacity at the end runs out.
-	f.queue = f.queue[n:]
 
 	return popped
 }
@@ -204,8 +199,8 @@ func (f *FIB) markDoneLocked() {
 	}
 
 	done := f.seq
-	if len(f.queue) > 0 {
-		done = min(done, f.queue[0].seq-1)
+	if f.queue.len() > 0 {
+		done = min(done, f.queue.front().seq-1)
 	}
 
 	if len(f.events) > 0 {

@@ -148,7 +148,7 @@ func (f *FIB) markDirtyLocked(i int32) {
 	}
 
 	e.flags |= flagDirty
-	f.queue = append(f.queue, queued{idx: i, seq: f.seq})
+	f.queue.push(queued{idx: i, seq: f.seq})
 }
 
 // signal wakes the loop without blocking.

@@ -246,7 +246,7 @@ const batchExtendTime = time.Second
 // changes that the batch has already taken.
 func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) []int32 {
 	f.mu.Lock()
-	if len(f.queue) == 0 || len(f.events) > 0 || f.reresolve || len(f.stale) > 0 || f.syncServedLocked() || time.Since(begin) >= batchExtendTime {
+	if f.queue.len() == 0 || len(f.events) > 0 || f.reresolve || len(f.stale) > 0 || f.syncServedLocked() || time.Since(begin) >= batchExtendTime {
 		f.mu.Unlock()
 
 		return popped
@@ -273,7 +273,7 @@ func (f *FIB) extendBatch(ctx context.Context, popped []int32, begin time.Time) 
 // would only delay it. The queue must not be empty.
 func (f *FIB) syncServedLocked() bool {
 	for target := range f.syncs {
-		if target < f.queue[0].seq {
+		if target < f.queue.front().seq {
 			return true
 		}
 	}
@@ -299,13 +299,13 @@ func (pp *planPages) next(n int) (*[]plan, int) {
 	}
 
 	if pp.used == len(pp.pages) {
-		pp.pages = append(pp.pages, make([]plan, 0, max(n, pipelineOps)))
+		pp.pages = append(pp.pages, prefaulted(make([]plan, 0, max(n, pipelineOps))))
 	}
 
 	page := &pp.pages[pp.used]
 	pp.used++
 	if cap(*page) < n {
-		*page = make([]plan, 0, n)
+		*page = prefaulted(make([]plan, 0, n))
 	}
 
 	return page, 0

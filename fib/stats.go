@@ -223,7 +223,7 @@ func (f *FIB) statsLocked() Stats {
 // retry that still have an error, and those on groups that wait for a
 // returning hop (see Config.RestoreWait).
 func (f *FIB) pendingLocked() int {
-	n := len(f.queue) + f.table.Masked()
+	n := f.queue.len() + f.table.Masked()
 	for _, it := range f.retries {
 		e, ok := f.retryingLocked(it)
 		if ok && e.flags&flagDirty == 0 && e.err != nil {
