@@ -128,6 +128,9 @@ func (d *daemon) openKernel(context.Context) error {
 		WriteBuffer: k.WriteBuffer,
 		Range:       nexthop.Range(k.NexthopIDs),
 		AckEach:     k.AckPerMessage,
+		// The configuration's 0 keeps the thread's own value.
+		WriterNice:     k.WriterNice,
+		KeepWriterNice: k.WriterNice == 0,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	k.applyMu.Lock()
 	defer k.applyMu.Unlock()
 
+	restore := k.raisePriority()
+	defer restore()
+
 	if err := k.applyLocked(ctx, ops); err != nil {
 		return err
 	}

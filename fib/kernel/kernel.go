@@ -57,6 +57,16 @@ type Config struct {
 	// AckEach requests an acknowledgement for every request instead of
 	// one per batch. It is slower and exists to measure the difference.
 	AckEach bool
+
+	// WriterNice is the nice value, -20 to 19, of the thread that runs
+	// Apply while it writes requests, when below the thread's own. The
+	// kernel programs each batch with the RTNL lock held, so a writer
+	// preempted by other threads keeps every other rtnetlink user waiting
+	// and programs routes more slowly. Zero means DefaultWriterNice.
+	WriterNice int
+
+	// KeepWriterNice leaves the writer's thread at its own nice value.
+	KeepWriterNice bool
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +86,10 @@ func (c Config) withDefaults() Config {
 		c.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 
+	if c.WriterNice == 0 {
+		c.WriterNice = DefaultWriterNice
+	}
+
 	return c
 }
 
@@ -85,14 +99,16 @@ func (c Config) withDefaults() Config {
 type Kernel struct {
 	cfg Config
 
-	// applyMu serialises Apply; it guards apply, buf, rbuf, seq and
-	// existed, the number of EEXIST replies of the last apply run.
-	applyMu sync.Mutex
-	apply   transport
-	buf     []byte
-	rbuf    []byte
-	seq     uint32
-	existed uint64
+	// applyMu serialises Apply; it guards apply, buf, rbuf, seq, existed,
+	// the number of EEXIST replies of the last apply run, and niceDenied,
+	// set when the process may not lower a nice value.
+	applyMu    sync.Mutex
+	apply      transport
+	buf        []byte
+	rbuf       []byte
+	seq        uint32
+	existed    uint64
+	niceDenied bool
 
 	// replyTimeout is the wait for a barrier's acknowledgement, which
 	// tests shorten.
@@ -112,6 +128,9 @@ var _ fib.Dataplane = (*Kernel)(nil)
 // Close releases them.
 func Open(cfg Config) (*Kernel, error) {
 	cfg = cfg.withDefaults()
+	if cfg.WriterNice < -20 || cfg.WriterNice > 19 {
+		return nil, fmt.Errorf("writer nice value %d is out of range: use -20 to 19", cfg.WriterNice)
+	}
 
 	apply, err := dialRaw(cfg)
 	if err != nil {

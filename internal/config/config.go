@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fibd/fibd/fib/kernel"
 	"github.com/fibd/fibd/nexthop"
 )
 
@@ -71,6 +72,11 @@ type Kernel struct {
 	// instead of one per batch. It is slower and exists to measure the
 	// difference.
 	AckPerMessage bool `yaml:"ack-per-message"`
+
+	// WriterNice is the nice value, -20 to 0, of the thread that writes
+	// routes and nexthops while it writes them; 0 leaves the thread at the
+	// process's own value. Default -10 (kernel.DefaultWriterNice).
+	WriterNice int `yaml:"writer-nice"`
 
 	// DryRun runs fibd without writing to the kernel: every route and
 	// nexthop operation counts as applied, nothing installed is adopted or
@@ -244,6 +250,7 @@ func Default() *Config {
 		Log: Log{Level: "info", Format: "text"},
 		Kernel: Kernel{
 			Protocol:         201,
+			WriterNice:       kernel.DefaultWriterNice,
 			NexthopIDs:       IDRange(nexthop.DefaultRange),
 			ProtocolNamesDir: "/etc/iproute2/rt_protos.d",
 		},

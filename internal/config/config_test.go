@@ -237,6 +237,7 @@ func TestParseErrors(t *testing.T) {
 		{"ids overflow", "kernel: {nexthop-ids: 1-4294967296}\n", "kernel.nexthop-ids", "integers from 1 to 4294967295"},
 		{"read buffer", "kernel: {read-buffer: -1}\n", "kernel.read-buffer", "-1 is out of range"},
 		{"write buffer", "kernel: {write-buffer: 4294967296}\n", "kernel.write-buffer", "is out of range"},
+		{"writer nice", "kernel: {writer-nice: 5}\n", "kernel.writer-nice", "5 is out of range: use -20 (the highest priority) to 0"},
 		{"names dir relative", "kernel: {protocol-names-dir: etc}\n", "kernel.protocol-names-dir", `"etc" is not an absolute path`},
 		{"audit interval short", "kernel: {audit-interval: 100ms}\n", "kernel.audit-interval", "100ms is too short"},
 		{"audit interval negative", "kernel: {audit-interval: -1m}\n", "kernel.audit-interval", "is negative"},

@@ -114,6 +114,9 @@ func (c *Config) validateKernel(v *validator) {
 	const maxBuffer = 1 << 30
 	v.intRange("kernel.read-buffer", k.ReadBuffer, 0, maxBuffer)
 	v.intRange("kernel.write-buffer", k.WriteBuffer, 0, maxBuffer)
+	if k.WriterNice < -20 || k.WriterNice > 0 {
+		v.fail("kernel.writer-nice", "%d is out of range: use -20 (the highest priority) to 0 (the process's own)", k.WriterNice)
+	}
 }
 
 func (c *Config) validateFIB(v *validator) {
