@@ -36,7 +36,7 @@ func renderCPU(p func(string, ...any), r *Results) {
 
 	p("## Where fibd's install time goes")
 	p("")
-	p("The kernel does the same work for every route whoever sends it, and the minimal writer does almost nothing else: its CPU time is nearly all the kernel's, spent inside sendmsg. fibd spends CPU time of its own on every route as well: storing the candidate in its index, interning the next-hop set, planning and recording each change, and the Go runtime's memory management. On a machine with %d CPUs, which the benchmark's monitor uses too, the kernel's work and fibd's own cannot all run at once, so fibd's install time grows with its CPU time. The last column is fibd's CPU time beyond the writer's, per route (medians, same run).", r.Machine.CPUs)
+	p("The kernel does the same work for every route whoever sends it, and the minimal writer does almost nothing else: its CPU time is nearly all the kernel's, spent inside sendmsg. fibd spends CPU time of its own on every route as well: storing the candidate in its index, interning the next-hop set, planning and recording each change, and the Go runtime's memory management. On a machine with %d CPUs, which the benchmark's monitor uses too, the kernel's work and fibd's own cannot all run at once, so fibd's install time grows with its CPU time. fibd's writer runs at nice -10 while it writes (kernel.writer-nice), so that fibd's other threads and the monitor take their CPU time from each other rather than from the kernel's work. The last column is fibd's CPU time beyond the writer's, per route (medians, same run).", r.Machine.CPUs)
 	p("")
 	p("| workload | %s install (s) | its CPU (s) | fibd install (s) | fibd CPU (s) | fibd's extra CPU per route (µs) |", cpuReference)
 	p("|---|---|---|---|---|---|")
