@@ -57,9 +57,10 @@ func (f *FIB) RouteGone(r KernelRoute) {
 			return
 		}
 
-		// A route on another object is one the FIB has replaced since:
-		// the replace created the route again if it was gone.
-		if r.Nexthop != 0 && e.inst.nexthop != 0 && r.Nexthop != e.inst.nexthop {
+		// A route of another type or on another object is one the FIB
+		// has replaced since: the replace created the route again if it
+		// was gone.
+		if r.Type != e.inst.typ || r.Nexthop != 0 && e.inst.nexthop != 0 && r.Nexthop != e.inst.nexthop {
 			return
 		}
 

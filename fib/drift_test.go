@@ -762,3 +762,40 @@ func TestRouteGoneOnOldObjectIgnored(t *testing.T) {
 
 	h.checkStats()
 }
+
+// TestRouteGoneOfOldTypeIgnored covers the report of a route deleted
+// before the FIB replaced it with a route of another type: the replace
+// created the route again, so the report changes nothing. Taken as the
+// route gone, the FIB would create it exclusively and fail on its own
+// route.
+func TestRouteGoneOfOldTypeIgnored(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	r := route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(hop(gwA, "v0")))
+	h.update(r)
+	h.sync()
+	before, _ := h.fib.Lookup(key("192.0.2.0/24"))
+
+	r.Type, r.NextHops = fib.TypeUnreachable, nexthop.Set{}
+	h.update(r)
+	h.sync()
+	after, _ := h.fib.Lookup(key("192.0.2.0/24"))
+	if before.Installed == nil || after.Installed == nil || after.Installed.Type != fib.TypeUnreachable {
+		t.Fatalf("installed before and after the change: %+v, %+v; want unicast, then unreachable", before.Installed, after.Installed)
+	}
+
+	h.dp.ResetCounts()
+	h.fib.RouteGone(*before.Installed)
+	h.sync()
+
+	if n := h.dp.Writes(); n != 0 {
+		t.Errorf("%d writes after the report of the unicast route, want 0", n)
+	}
+
+	if got, _ := h.fib.Lookup(key("192.0.2.0/24")); got.Installed == nil || *got.Installed != *after.Installed {
+		t.Errorf("installed after the report: %+v, want %+v", got.Installed, after.Installed)
+	}
+
+	h.checkStats()
+}

@@ -611,14 +611,7 @@ func checkExpected(t *testing.T, f *fib.FIB, dp *fibtest.Dataplane) {
 }
 
 // TestStressStream runs the stress model with one kind of disruption per
-// case.
-//
-// NOTE: routes deleted behind the FIB's back (kind 3), alone or mixed with
-// the others, now and then leave one extra route in the fake kernel. The
-// FIB takes a report from before its own replace as its route gone, and
-// its exclusive create fails with EEXIST. On Linux, fib/kernel handles
-// that EEXIST on fibd's own route by creating the route again; the fake
-// has no such step. FIBD_STRESS_SEEDS with FIBD_STRESS_KINDS=3 runs it.
+// case, and all kinds together in the last.
 func TestStressStream(t *testing.T) {
 	cases := []stressConfig{
 		{seed: 1, batchSize: 50, delay: 200 * time.Microsecond, rounds: 200},
@@ -628,6 +621,8 @@ func TestStressStream(t *testing.T) {
 		{seed: 5, batchSize: 2000, delay: 100 * time.Microsecond, rounds: 200, disrupt: true, kinds: []int{5}},
 		{seed: 6, batchSize: 50, delay: 200 * time.Microsecond, rounds: 200, disrupt: true, kinds: []int{6}},
 		{seed: 7, batchSize: 50, delay: 200 * time.Microsecond, rounds: 200, disrupt: true, kinds: []int{2}},
+		{seed: 8, batchSize: 50, delay: 200 * time.Microsecond, rounds: 200, disrupt: true, kinds: []int{3}},
+		{seed: 9, batchSize: 50, delay: 200 * time.Microsecond, rounds: 200, disrupt: true, kinds: []int{0, 1, 2, 3, 4, 5, 6}},
 	}
 
 	for _, sc := range cases {

@@ -78,9 +78,10 @@ func (t *translator) installedAs(kr fib.KernelRoute) fib.KernelRoute {
 		return kr
 	}
 
-	// The object is the kernel's: the FIB ignores the report of a route
-	// it has moved to another object since.
+	// The type and object are the kernel's: the FIB ignores the report
+	// of a route it has replaced with another type or object since.
 	in := *st.Installed
+	in.Type = kr.Type
 	if kr.Nexthop != 0 {
 		in.Nexthop = kr.Nexthop
 	}
