@@ -142,7 +142,9 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *plan
 	}
 
 	// The first slice is small, so that the dataplane starts soon after
-	// the batch does.
+	// the batch does, and each next one twice as large: the loop plans a
+	// slice in about half the time the dataplane takes to apply one, so
+	// the dataplane finds the next slice ready.
 	begin, removes := time.Now(), 0
 	step := min(pipelineOps, f.cfg.BatchSize, firstSliceOps)
 	for start, end := 0, 0; ; start = end {
@@ -158,7 +160,7 @@ func (f *FIB) programRoutes(ctx context.Context, popped []int32) ([]int32, *plan
 		}
 
 		if start > 0 {
-			step = min(pipelineOps, f.cfg.BatchSize)
+			step = min(2*step, pipelineOps, f.cfg.BatchSize)
 		}
 
 		end = min(start+step, len(popped))
