@@ -43,8 +43,8 @@ type block struct {
 }
 
 // blockIndex maps keys of at most 56 significant bits to slots. A key is
-// its significant bits and its length; the last blockBits of the bits
-// pick the place in a block, the rest and the length name the block.
+// its significant bits and its length. The last blockBits of the bits
+// pick the place in a block, and the rest with the length name the block.
 type blockIndex struct {
 	blocks map[uint64]*block
 

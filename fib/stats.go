@@ -117,7 +117,7 @@ func newTally[K comparable]() tally[K] {
 	return tally[K]{m: make(map[K]*int)}
 }
 
-// add adds d to k's count, and forgets k at zero.
+// add adds d to k's count, and deletes k when the count reaches zero.
 func (t *tally[K]) add(k K, d int) {
 	n := t.last
 	if n == nil || t.lastK != k {

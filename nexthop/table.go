@@ -39,7 +39,7 @@ type Table struct {
 
 	// lastWant and lastHop are the records that want and hopObject
 	// returned last. Routes arrive in runs that share a set, so the next
-	// call most likely asks for them again and skips a map lookup.
+	// call most likely requests them again and skips a map lookup.
 	lastWant   *wanted
 	lastHop    Hop
 	lastHopObj *object

@@ -35,9 +35,9 @@ type batch struct {
 // failures. So every error of a batch arrives before the barrier's
 // acknowledgement, and an op of the batch without an error succeeded.
 // The kernel handles a sendmsg before it returns, so the replies of a
-// batch are all queued by then: Apply reads them before it sends the
-// next batch, without waiting and without a second goroutine, and the
-// receive buffer holds the replies of one batch at most.
+// batch are all queued by then. Apply reads them before it sends the
+// next batch, without waiting and without a second goroutine. The
+// receive buffer then contains the replies of one batch at most.
 //
 // When the socket fails or ctx ends, Apply returns the error and sets it
 // on every op whose outcome it did not learn, so that no op is taken as
@@ -165,6 +165,7 @@ func (k *Kernel) recreateOwnLocked(ctx context.Context, ops []fib.Op) error {
 
 // applyLocked runs one Apply of ops; see Apply.
 func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
+	k.existed = 0
 	for i := range ops {
 		ops[i].Err = nil
 	}
@@ -204,8 +205,8 @@ type applyRun struct {
 	// acked marks the ops the kernel acknowledged, with Config.AckEach.
 	acked []bool
 
-	// timer interrupts a wait for replies that lasts replyTimeout.
-	timer *time.Timer
+	// guard interrupts a wait for replies that lasts replyTimeout.
+	guard replyGuard
 
 	stats Stats
 }
@@ -227,10 +228,7 @@ func (r *applyRun) execute() error {
 	stopInterrupt := context.AfterFunc(r.ctx, r.k.apply.interrupt)
 	err := r.send(r.ctx)
 	stopInterrupt()
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-
+	r.guard.disarm()
 	r.k.apply.resume()
 	if err != nil {
 		r.stats.SocketErrors++

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -522,5 +523,24 @@ func TestApplyInvalidPrefix(t *testing.T) {
 
 	if len(f.requests) != 1 {
 		t.Errorf("sent %d messages, want only the barrier", len(f.requests))
+	}
+}
+
+// TestReplyGuardLateCall checks that the guard's interrupt either comes
+// before disarm, which then reports it, or not at all: a timer function
+// that starts as disarm runs must not interrupt the next wait.
+func TestReplyGuardLateCall(t *testing.T) {
+	for round := range 2000 {
+		var g replyGuard
+		var calls atomic.Int32
+		g.arm(time.Duration(round%50)*time.Microsecond, func() { calls.Add(1) })
+		time.Sleep(time.Duration(round%40) * time.Microsecond)
+		fired := g.disarm()
+
+		// A late call would land now.
+		time.Sleep(100 * time.Microsecond)
+		if n := calls.Load(); n > 1 || fired != (n == 1) {
+			t.Fatalf("round %d: disarm reported %t, interrupt called %d times", round, fired, n)
+		}
 	}
 }

@@ -99,8 +99,8 @@ func (c Config) withDefaults() Config {
 type Kernel struct {
 	cfg Config
 
-	// applyMu serialises Apply; it guards apply, buf, rbuf, seq, existed,
-	// the number of EEXIST replies of the last apply run, and niceDenied,
+	// applyMu serialises Apply and guards the fields below it. existed
+	// counts the EEXIST replies of the last apply run, and niceDenied is
 	// set when the process may not lower a nice value.
 	applyMu    sync.Mutex
 	apply      transport

@@ -15,9 +15,9 @@ const DefaultWriterNice = -10
 // that gives the thread its own value back. The kernel programs a batch
 // inside sendmsg, holding the RTNL lock. When every CPU is busy, such as
 // while a full table arrives, a writer that other threads preempt holds
-// that lock longer and installs routes at its share of a CPU: in the
-// benchmark fibd's own producer, loop and garbage collector, and the
-// monitor, took a quarter of the writer's CPU.
+// that lock longer and installs routes at its share of a CPU. In the
+// benchmark, fibd's producer, loop and garbage collector and the
+// monitor took a quarter of the writer's CPU.
 //
 // A process without CAP_SYS_NICE cannot lower a nice value; the thread
 // then keeps its own, and later calls do not try again.

@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // readBatch matches the kernel's replies to the ops of batch b by
 // sequence number until its barrier is acknowledged, then confirms b.
 func (r *applyRun) readBatch(b batch) error {
-	r.armTimer()
+	r.guard.arm(r.k.replyTimeout, r.k.apply.interrupt)
 	for !r.barrierSeen(b.barrier) {
 		err := r.receive()
 		if err != nil && isTimeout(err) && r.ctx.Err() == nil {
@@ -27,7 +28,7 @@ func (r *applyRun) readBatch(b batch) error {
 
 	// A guard that fired just as the barrier came set a deadline that
 	// would fail the next batch's receive.
-	if !r.timer.Stop() && r.ctx.Err() == nil {
+	if r.guard.disarm() && r.ctx.Err() == nil {
 		r.k.apply.resume()
 	}
 
@@ -36,16 +37,48 @@ func (r *applyRun) readBatch(b batch) error {
 	return nil
 }
 
-// armTimer starts the guard against replies that never come. One timer
-// serves every batch of the Apply.
-func (r *applyRun) armTimer() {
-	if r.timer == nil {
-		r.timer = time.AfterFunc(r.k.replyTimeout, r.k.apply.interrupt)
+// replyGuard interrupts a wait for replies that lasts too long. A timer's
+// Stop reports false as soon as its function has started, and that
+// function may interrupt after the wait has ended: the generation makes
+// such a late call do nothing, and disarm reports an interrupt that came.
+type replyGuard struct {
+	mu    sync.Mutex
+	gen   uint64
+	fired bool
+	timer *time.Timer
+}
 
-		return
+// arm calls interrupt after d unless disarm comes first.
+func (g *replyGuard) arm(d time.Duration, interrupt func()) {
+	g.mu.Lock()
+	g.gen++
+	gen := g.gen
+	g.mu.Unlock()
+
+	g.timer = time.AfterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+
+		if g.gen == gen {
+			g.fired = true
+			interrupt()
+		}
+	})
+}
+
+// disarm stops the guard and reports whether it interrupted since arm.
+func (g *replyGuard) disarm() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	g.gen++
+	fired := g.fired
+	g.fired = false
+	if g.timer != nil {
+		g.timer.Stop()
 	}
 
-	r.timer.Reset(r.k.replyTimeout)
+	return fired
 }
 
 // receive reads one datagram of replies and handles each message in it.
