@@ -753,7 +753,7 @@ func TestRouteGoneOfOldTypeIgnored(t *testing.T) {
 }
 
 // checkStaleRouteGone installs a route, changes it with change, and
-// reports the route as it was before as deleted. moved tells whether
+// reports the route as it was before as deleted. moved reports whether
 // the change gave the kernel another route. The report must cause no
 // write and leave the changed route installed.
 func checkStaleRouteGone(t *testing.T, change func(*fib.Route), moved func(before, after *fib.KernelRoute) bool) {
