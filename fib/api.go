@@ -120,7 +120,7 @@ type FIB struct {
 	store   entries
 	index   prefixIndex
 	sets    map[string]*requested
-	lastSet *requested // interned last; the next offer likely names it too
+	lastSet *requested // interned last, which the next offer likely names too
 	hops    map[nexthop.Hop]resolution
 	hopRefs map[nexthop.Hop]int32 // requested sets that name each hop to resolve
 	gen     uint64                // resolution generation

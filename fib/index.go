@@ -35,8 +35,8 @@ const (
 	blockSlots = 1 << blockBits
 )
 
-// block holds the slots of blockSlots keys, each plus one so that zero is
-// empty, and the number of keys it holds.
+// block is the slots of blockSlots keys, each stored plus one so that zero
+// is empty, and the number of keys in use.
 type block struct {
 	slots [blockSlots]int32
 	used  uint8
@@ -58,9 +58,9 @@ func (b *blockIndex) len() int {
 }
 
 // find returns the block of key sig/bits and the place in it, creating
-// the block when create is set; nil when there is none.
+// the block when create is set. The block is nil when there is none.
 func (b *blockIndex) find(sig uint64, bits uint8, create bool) (*block, int) {
-	key, place := sig>>blockBits<<8|uint64(bits), int(sig&(blockSlots-1))
+	key, place := blockKey(sig, bits), int(sig&(blockSlots-1))
 	if b.lastBlock != nil && b.lastKey == key {
 		return b.lastBlock, place
 	}
@@ -82,6 +82,12 @@ func (b *blockIndex) find(sig uint64, bits uint8, create bool) (*block, int) {
 	b.lastKey, b.lastBlock = key, blk
 
 	return blk, place
+}
+
+// blockKey returns the key of the block of sig/bits: the bits above the
+// place in the block, and the length in the low byte.
+func blockKey(sig uint64, bits uint8) uint64 {
+	return sig>>blockBits<<8 | uint64(bits)
 }
 
 func (b *blockIndex) get(sig uint64, bits uint8) (int32, bool) {
@@ -111,14 +117,15 @@ func (b *blockIndex) delete(sig uint64, bits uint8) {
 	blk.slots[place] = 0
 	blk.used--
 	if blk.used == 0 {
-		delete(b.blocks, sig>>blockBits<<8|uint64(bits))
+		delete(b.blocks, blockKey(sig, bits))
 		b.lastBlock = nil
 	}
 }
 
 // maxShort6 is the longest IPv6 prefix in a block index: its significant
 // bits, without the place in the block, and its length then fit one
-// uint64. Most networks accept no IPv6 route longer than /48 over BGP.
+// uint64. Longer IPv6 prefixes are rare in BGP, where networks commonly
+// filter those longer than /48.
 const maxShort6 = 56
 
 func newPrefixIndex() prefixIndex {

@@ -9,7 +9,7 @@ type queued struct {
 // queueChunk is the number of entries in one chunk of a dirtyQueue.
 const queueChunk = 4096
 
-// dirtyQueue is the FIFO of dirty entries. It holds them in chunks and
+// dirtyQueue is the FIFO of dirty entries. It stores them in chunks and
 // keeps a drained chunk for reuse, so that a long run of offers neither
 // copies the queue as it grows nor writes to fresh memory for each route.
 // A growing slice did both, at a cost of about 0.05 s in a 1M install.
@@ -45,12 +45,12 @@ func (q *dirtyQueue) newChunk() []queued {
 	return make([]queued, 0, queueChunk)
 }
 
-// front returns the oldest entry; the queue must not be empty.
+// front returns the oldest entry. The queue must not be empty.
 func (q *dirtyQueue) front() queued {
 	return q.chunks[0][q.head]
 }
 
-// pop drops the oldest entry; the queue must not be empty.
+// pop drops the oldest entry. The queue must not be empty.
 func (q *dirtyQueue) pop() {
 	q.head++
 	q.n--
@@ -58,8 +58,8 @@ func (q *dirtyQueue) pop() {
 		return
 	}
 
-	// The first chunk is drained: keep it for reuse unless it is the
-	// only one, which push fills on.
+	// The first chunk is drained. Keep it for reuse, unless it is the
+	// only one, which push goes on filling.
 	if len(q.chunks) == 1 {
 		q.chunks[0], q.head = q.chunks[0][:0], 0
 

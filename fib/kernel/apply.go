@@ -49,12 +49,13 @@ func (k *Kernel) Apply(ctx context.Context, ops []fib.Op) error {
 	restore := k.raisePriority()
 	defer restore()
 
-	if err := k.applyLocked(ctx, ops); err != nil {
+	existed, err := k.applyLocked(ctx, ops)
+	if err != nil {
 		return err
 	}
 
 	// Only creates that found their object present need a second look.
-	if k.existed == 0 {
+	if existed == 0 {
 		return nil
 	}
 
@@ -110,7 +111,7 @@ func (k *Kernel) replaceOwnNexthopsLocked(ctx context.Context, ops []fib.Op) err
 		return nil
 	}
 
-	if err := k.applyLocked(ctx, retry); err != nil {
+	if _, err := k.applyLocked(ctx, retry); err != nil {
 		return err
 	}
 
@@ -149,7 +150,7 @@ func (k *Kernel) recreateOwnLocked(ctx context.Context, ops []fib.Op) error {
 		return nil
 	}
 
-	if err := k.applyLocked(ctx, retry); err != nil {
+	if _, err := k.applyLocked(ctx, retry); err != nil {
 		return err
 	}
 
@@ -163,15 +164,15 @@ func (k *Kernel) recreateOwnLocked(ctx context.Context, ops []fib.Op) error {
 	return nil
 }
 
-// applyLocked runs one Apply of ops; see Apply.
-func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
-	k.existed = 0
+// applyLocked runs one Apply of ops (see Apply) and returns the number of
+// ops that failed with EEXIST.
+func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) (uint64, error) {
 	for i := range ops {
 		ops[i].Err = nil
 	}
 
 	if len(ops) == 0 {
-		return nil
+		return 0, nil
 	}
 
 	run := &applyRun{ctx: ctx, k: k, ops: ops, base: k.seq + 1}
@@ -179,12 +180,12 @@ func (k *Kernel) applyLocked(ctx context.Context, ops []fib.Op) error {
 
 	start := time.Now()
 	err := run.execute()
-	k.existed = run.stats.Errors[syscall.EEXIST]
+	existed := run.stats.Errors[syscall.EEXIST]
 	run.stats.Applies++
 	run.stats.ApplyTime += time.Since(start)
 	k.stats.add(&run.stats)
 
-	return err
+	return existed, err
 }
 
 // applyRun is the state of one Apply call.

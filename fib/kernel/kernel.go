@@ -60,9 +60,9 @@ type Config struct {
 
 	// WriterNice is the nice value, -20 to 19, of the thread that runs
 	// Apply while it writes requests, when below the thread's own. The
-	// kernel programs each batch with the RTNL lock held, so a writer
-	// preempted by other threads keeps every other rtnetlink user waiting
-	// and programs routes more slowly. Zero means DefaultWriterNice.
+	// kernel programs each batch on that thread, so a writer preempted by
+	// other threads programs routes more slowly. Zero means
+	// DefaultWriterNice.
 	WriterNice int
 
 	// KeepWriterNice leaves the writer's thread at its own nice value.
@@ -99,15 +99,13 @@ func (c Config) withDefaults() Config {
 type Kernel struct {
 	cfg Config
 
-	// applyMu serialises Apply and guards the fields below it. existed
-	// counts the EEXIST replies of the last apply run, and niceDenied is
-	// set when the process may not lower a nice value.
+	// applyMu serialises Apply and guards the fields below it. niceDenied
+	// is set when the process may not lower a nice value.
 	applyMu    sync.Mutex
 	apply      transport
 	buf        []byte
 	rbuf       []byte
 	seq        uint32
-	existed    uint64
 	niceDenied bool
 
 	// replyTimeout is the wait for a barrier's acknowledgement, which

@@ -6,20 +6,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultWriterNice is the nice value of the thread that writes requests,
-// while it writes them; see Config.WriterNice.
+// DefaultWriterNice is the nice value of the thread that writes requests
+// while it writes them. See Config.WriterNice.
 const DefaultWriterNice = -10
 
 // raisePriority gives the calling goroutine's thread the writer's nice
 // value, when that is below the thread's own, and returns the function
-// that gives the thread its own value back. The kernel programs a batch
-// inside sendmsg, holding the RTNL lock. When every CPU is busy, such as
-// while a full table arrives, a writer that other threads preempt holds
-// that lock longer and installs routes at its share of a CPU. In the
-// benchmark, fibd's producer, loop and garbage collector and the
-// monitor took a quarter of the writer's CPU.
+// that gives the thread its own value back. The kernel does the work of a
+// whole batch inside sendmsg, on the writer's thread. When every CPU is
+// busy, such as while a full table arrives, a writer that other threads
+// preempt installs routes at its share of a CPU, and may hold the
+// kernel's routing locks while it waits. In the 1M benchmark, fibd's
+// producer, loop and garbage collector and the monitor took about a
+// quarter of the writer's CPU.
 //
-// A process without CAP_SYS_NICE cannot lower a nice value; the thread
+// A process without CAP_SYS_NICE cannot lower a nice value. The thread
 // then keeps its own, and later calls do not try again.
 func (k *Kernel) raisePriority() (restore func()) {
 	if k.cfg.KeepWriterNice || k.niceDenied {
