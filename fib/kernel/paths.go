@@ -17,9 +17,10 @@ var _ fib.PathResolver = (*Kernel)(nil)
 // recursive next hop spreads over all of them. The first path is the one
 // Resolve returns when the route has a single path.
 //
-// TODO: the kernel reports the paths of a route that uses a nexthop object
-// only with net.ipv4.nexthop_compat_mode on (the default). With it off, a
-// hop through such a route resolves to the one path the kernel's hash picks.
+// A route that uses a nexthop group lists its paths only while
+// net.ipv4.nexthop_compat_mode is on, the default. With it off, the
+// kernel reports the group's id alone, and the paths are read from the
+// group's members.
 func (k *Kernel) ResolvePaths(ctx context.Context, hop nexthop.Hop) ([]nexthop.Hop, error) {
 	first, err := k.Resolve(ctx, hop)
 	if err != nil || hop.Device != "" {
@@ -33,7 +34,15 @@ func (k *Kernel) ResolvePaths(ctx context.Context, hop nexthop.Hop) ([]nexthop.H
 		return []nexthop.Hop{first}, nil
 	}
 
-	paths, err := k.livePaths(ctx, hop, r.Multipath)
+	multipath := r.Multipath
+	if len(multipath) == 0 && r.NHID != 0 {
+		multipath, err = k.groupPaths(ctx, hop, r.NHID)
+		if err != nil {
+			return []nexthop.Hop{first}, nil
+		}
+	}
+
+	paths, err := k.livePaths(ctx, hop, multipath)
 	if err != nil || len(paths) < 2 {
 		return []nexthop.Hop{first}, nil
 	}
@@ -56,6 +65,51 @@ func (k *Kernel) routeMatch(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, 
 	}
 
 	return firstRoute(hop, msgs)
+}
+
+// groupPaths returns the members of nexthop group id as the paths of a
+// multipath route, in the group's order, each with its gateway, device
+// and flags. A single nexthop object has no paths to add.
+func (k *Kernel) groupPaths(ctx context.Context, hop nexthop.Hop, id uint32) ([]nlmsg.NextHop, error) {
+	group, err := k.nexthopGet(ctx, hop, id)
+	if err != nil || len(group.Group) == 0 {
+		return nil, err
+	}
+
+	paths := make([]nlmsg.NextHop, 0, len(group.Group))
+	for _, m := range group.Group {
+		n, err := k.nexthopGet(ctx, hop, m.ID)
+		if err != nil {
+			return nil, err
+		}
+
+		paths = append(paths, nlmsg.NextHop{Flags: uint8(n.Flags), OIF: n.OIF, Gateway: n.Gateway})
+	}
+
+	return paths, nil
+}
+
+// nexthopGet returns the nexthop object with id, of any owner.
+func (k *Kernel) nexthopGet(ctx context.Context, hop nexthop.Hop, id uint32) (nlmsg.Nexthop, error) {
+	msgs, err := k.execute(ctx, requestMessage(nlmsg.AppendNexthopGet(nil, nlmsg.Header{}, id)))
+	if err != nil {
+		return nlmsg.Nexthop{}, fmt.Errorf("resolve next hop %s: look up nexthop %d of the route to the gateway: %w", hop, id, err)
+	}
+
+	for _, m := range msgs {
+		if m.Header.Type != nlmsg.RTM_NEWNEXTHOP {
+			continue
+		}
+
+		var n nlmsg.Nexthop
+		if err := n.UnmarshalBinary(m.Data); err != nil {
+			return nlmsg.Nexthop{}, fmt.Errorf("resolve next hop %s: nexthop %d: %w", hop, id, err)
+		}
+
+		return n, nil
+	}
+
+	return nlmsg.Nexthop{}, fmt.Errorf("resolve next hop %s: the kernel returned no nexthop %d", hop, id)
 }
 
 // livePaths converts the paths of a multipath route to hops, leaving out

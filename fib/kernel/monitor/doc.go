@@ -36,6 +36,11 @@
 //   - Replacing one of fibd's nexthop objects with another protocol's
 //     (`ip nexthop replace id N ... proto static`) keeps fibd's routes on
 //     it and is announced as RTM_NEWNEXTHOP of the new protocol only.
+//   - With net.ipv4.nexthop_compat_mode 0, replacing another owner's
+//     nexthop object is announced with RTM_NEWNEXTHOP only, not for the
+//     routes that use it, and a lookup with RTM_F_FIB_MATCH reports such a
+//     route with the object's id and without its paths. Any change of
+//     another owner's object therefore makes gateways resolve again.
 //   - Every change fibd makes is notified to every listener too, with
 //     nlmsg_pid set to the port id of the socket that requested it.
 //   - A listener that does not keep up loses notifications: recv fails with

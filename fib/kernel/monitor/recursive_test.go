@@ -200,3 +200,43 @@ func TestRecursiveForeignNexthop(t *testing.T) {
 
 	s.verifyClean(t)
 }
+
+// TestRecursiveForeignGroup resolves a recursive gateway over a route of
+// another owner that uses a nexthop group, with nexthop_compat_mode off:
+// the kernel then reports the route with the group's id only, and fibd
+// reads the members from the group. It follows the group as a member
+// leaves, its link goes down and comes back, and the member returns.
+func TestRecursiveForeignGroup(t *testing.T) {
+	s := newRecursiveStack(t)
+	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "0")
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "78", "via", "203.0.113.2", "dev", "v2", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "79", "group", "77/78", "proto", "static")
+	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "79", "proto", "static")
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.waitKernel(t, "install via the group", 5*time.Second, usesHops(p, viaV0, viaV2))
+	s.verifyClean(t)
+
+	steps := []struct {
+		name string
+		ip   []string
+		hops []nexthop.Hop
+	}{
+		{"member left", []string{"nexthop", "replace", "id", "79", "group", "78", "proto", "static"}, []nexthop.Hop{viaV2}},
+		{"member back", []string{"nexthop", "replace", "id", "79", "group", "77/78", "proto", "static"}, []nexthop.Hop{viaV0, viaV2}},
+		{"member link down", []string{"link", "set", "v0", "down"}, []nexthop.Hop{viaV2}},
+	}
+
+	for _, st := range steps {
+		start := time.Now()
+		s.ns.IP(st.ip...)
+		took := s.waitKernelSince(t, start, st.name, 5*time.Second, usesHops(p, st.hops...))
+		t.Logf("%s: kernel route for %s updated %v after `ip %v`", st.name, p, took, st.ip)
+		if took > time.Second {
+			t.Errorf("%s: took %v, want under 1s", st.name, took)
+		}
+	}
+
+	s.verifyClean(t)
+}

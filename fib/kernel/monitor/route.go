@@ -133,7 +133,9 @@ func (t *translator) foreignRoute(acts []action, h nlmsg.Header, kr fib.KernelRo
 // that lost its last member with it. A group that lost one member is
 // announced as an RTM_NEWNEXTHOP, which needs nothing more than the
 // member's own deletion. An object of another protocol in fibd's id range
-// is a conflict.
+// is a conflict. Any other change of another owner's object may move the
+// routes that use it. With net.ipv4.nexthop_compat_mode off, the kernel
+// announces no change of those routes, so gateways resolve again.
 func (t *translator) nexthop(acts []action, h nlmsg.Header, payload []byte) ([]action, error) {
 	var n nlmsg.Nexthop
 	if err := n.UnmarshalBinary(payload); err != nil {
@@ -151,6 +153,8 @@ func (t *translator) nexthop(acts []action, h nlmsg.Header, payload []byte) ([]a
 		// replace takes the object over, with fibd's routes on it, and a
 		// dump is the way to learn which of fibd's objects it was.
 		acts = append(acts, action{kind: actResync, conflict: true, reason: fmt.Sprintf("nexthop %d taken by protocol %d", id, n.Protocol)})
+	default:
+		acts = append(acts, action{kind: actReresolve})
 	}
 
 	return acts, nil

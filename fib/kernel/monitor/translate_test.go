@@ -222,6 +222,7 @@ func TestTranslateRoute(t *testing.T) {
 
 func TestTranslateNexthop(t *testing.T) {
 	taken := action{kind: actResync, conflict: true, reason: "nexthop 3000000005 taken by protocol 4"}
+	reresolve := action{kind: actReresolve}
 
 	tests := []struct {
 		name  string
@@ -234,9 +235,9 @@ func TestTranslateNexthop(t *testing.T) {
 		{"own deleted", nlmsg.RTM_DELNEXTHOP, otherPort, 3000000005, testProtocol, []action{{kind: actNexthopGone, nexthop: 3000000005}}},
 		{"echo of own delete", nlmsg.RTM_DELNEXTHOP, ownPort, 3000000005, testProtocol, nil},
 		{"own group shrunk", nlmsg.RTM_NEWNEXTHOP, otherPort, 3000000005, testProtocol, nil},
-		{"foreign deleted", nlmsg.RTM_DELNEXTHOP, otherPort, 3000000005, nlmsg.RTPROT_ZEBRA, nil},
+		{"foreign deleted", nlmsg.RTM_DELNEXTHOP, otherPort, 3000000005, nlmsg.RTPROT_ZEBRA, []action{reresolve}},
 		{"foreign in range", nlmsg.RTM_NEWNEXTHOP, otherPort, 3000000005, nlmsg.RTPROT_STATIC, []action{taken}},
-		{"foreign out of range", nlmsg.RTM_NEWNEXTHOP, otherPort, 77, nlmsg.RTPROT_ZEBRA, nil},
+		{"foreign out of range", nlmsg.RTM_NEWNEXTHOP, otherPort, 77, nlmsg.RTPROT_ZEBRA, []action{reresolve}},
 	}
 
 	for _, tt := range tests {

@@ -328,6 +328,22 @@ func TestRequestGolden(t *testing.T) {
 	}
 	checkBytes(t, AppendNexthopDump(nil, Header{Seq: 9}, AF_INET6), nexthopDump)
 
+	nexthopGet := []byte{
+		0x20, 0x00, 0x00, 0x00, // nlmsg_len 32
+		0x6a, 0x00, // nlmsg_type RTM_GETNEXTHOP
+		0x01, 0x00, // nlmsg_flags REQUEST
+		0x0b, 0x00, 0x00, 0x00, // nlmsg_seq 11
+		0x00, 0x00, 0x00, 0x00, // nlmsg_pid 0
+		0x00,                   // nh_family AF_UNSPEC
+		0x00,                   // nh_scope
+		0x00,                   // nh_protocol
+		0x00,                   // resvd
+		0x00, 0x00, 0x00, 0x00, // nh_flags
+		0x08, 0x00, 0x01, 0x00, // len 8, NHA_ID
+		0x4f, 0x00, 0x00, 0x00, // 79
+	}
+	checkBytes(t, AppendNexthopGet(nil, Header{Seq: 11}, 79), nexthopGet)
+
 	noop := []byte{
 		0x10, 0x00, 0x00, 0x00, // nlmsg_len 16
 		0x01, 0x00, // nlmsg_type NLMSG_NOOP

@@ -65,3 +65,17 @@ func AppendNexthopDump(b []byte, h Header, family uint8) []byte {
 
 	return finishMessage(b, start)
 }
+
+// AppendNexthopGet appends an RTM_GETNEXTHOP request for the object with
+// id, adding NLM_F_REQUEST to h.Flags. The reply is one RTM_NEWNEXTHOP.
+func AppendNexthopGet(b []byte, h Header, id uint32) []byte {
+	h.Type = RTM_GETNEXTHOP
+	h.Flags |= NLM_F_REQUEST
+
+	b, start := appendHeader(b, h)
+	b = append(b, AF_UNSPEC, 0, 0, 0)
+	b = native.AppendUint32(b, 0)
+	b = appendU32Attr(b, NHA_ID, id)
+
+	return finishMessage(b, start)
+}
