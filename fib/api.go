@@ -386,6 +386,9 @@ func (f *FIB) Lookup(key Key) (RouteState, bool) {
 // Routes calls fn for each key that has candidates or an installed route,
 // in (table, prefix) order, until fn returns false. fn must not call back
 // into the FIB. The FIB is locked while fn runs, so fn should be quick.
+//
+// TODO: the lock is held for the sort and every state too, about 0.8 s for
+// a million routes that arrived in random order (BenchmarkRoutes1M).
 func (f *FIB) Routes(filter Filter, fn func(RouteState) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -3,6 +3,7 @@ package fib_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -238,4 +239,45 @@ func BenchmarkPeerDownDirect(b *testing.B) {
 	}
 
 	b.ReportMetric(float64(ops)/float64(b.N), "ops/down")
+}
+
+// BenchmarkRoutes1M lists a million routes that arrived in random order,
+// as `fibd routes` does. The FIB's lock is held for the whole call, so the
+// time is also how long a listing stalls producers and the loop.
+func BenchmarkRoutes1M(b *testing.B) {
+	const n = 1_000_000
+	f, err := fib.New(fib.Config{Dataplane: &discard{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	go func() { _ = f.Run(ctx) }()
+
+	routes := benchRoutes(n)
+	shuffle := rand.New(rand.NewPCG(1, 2))
+	shuffle.Shuffle(n, func(i, j int) { routes[i], routes[j] = routes[j], routes[i] })
+
+	f.Update(routes)
+	if err := f.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	b.ResetTimer()
+	for range b.N {
+		count := 0
+		f.Routes(fib.Filter{}, func(fib.RouteState) bool {
+			count++
+
+			return true
+		})
+
+		if count != n {
+			b.Fatalf("listed %d routes, want %d", count, n)
+		}
+	}
+
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/route")
 }

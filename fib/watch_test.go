@@ -3,6 +3,8 @@ package fib_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +178,46 @@ func TestRoutesOrderAndFilter(t *testing.T) {
 
 	if want := "192.0.2.128/25"; strings.Join(got, " ") != want {
 		t.Errorf("filtered routes = %v, want %s", got, want)
+	}
+}
+
+// TestRoutesOrderAcrossTables lists routes offered in reverse order by
+// table, then IPv4 before IPv6, then address, then prefix length.
+func TestRoutesOrderAcrossTables(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	want := []fib.Key{
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("0.0.0.0/0")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/25")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("192.0.2.128/25")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("203.0.113.0/24")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("::/0")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("2001:db8::/32")},
+		{Table: fib.TableMain, Prefix: netip.MustParsePrefix("2001:db8:1::/48")},
+		{Table: 1000, Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+		{Table: 1000, Prefix: netip.MustParsePrefix("2001:db8::/32")},
+	}
+
+	for _, k := range slices.Backward(want) {
+		gw := gwA
+		if k.Prefix.Addr().Is6() {
+			gw = gw6A
+		}
+
+		r := route(k.Prefix.String(), "grpc", fib.DistanceGRPC, 0, hops(hop(gw, "v0")))
+		r.Table = k.Table
+		h.update(r)
+	}
+
+	var got []fib.Key
+	h.fib.Routes(fib.Filter{}, func(s fib.RouteState) bool {
+		got = append(got, s.Key)
+
+		return true
+	})
+
+	if !slices.Equal(got, want) {
+		t.Errorf("routes = %v, want %v", got, want)
 	}
 }
 

@@ -22,22 +22,27 @@ func (s *Server) ListRoutes(req *fibdv1.ListRoutesRequest, stream fibdv1.Fib_Lis
 		return err
 	}
 
-	// Copy first: the FIB holds its lock while it calls back, and a slow
-	// client must not hold the FIB.
-	var routes []*fibdv1.RouteState
+	// Copy first: the FIB holds its lock while it calls back, and neither
+	// the conversion nor a slow client may hold the FIB.
+	var states []fib.RouteState
 	s.fib.Routes(filter, func(rs fib.RouteState) bool {
-		routes = append(routes, routeState(rs))
+		states = append(states, rs)
 
 		return true
 	})
 
-	for len(routes) > 0 {
-		n := min(chunkSize, len(routes))
-		if err := stream.Send(&fibdv1.ListRoutesResponse{Routes: routes[:n]}); err != nil {
+	for len(states) > 0 {
+		n := min(chunkSize, len(states))
+		routes := make([]*fibdv1.RouteState, n)
+		for i := range routes {
+			routes[i] = routeState(states[i])
+		}
+
+		if err := stream.Send(&fibdv1.ListRoutesResponse{Routes: routes}); err != nil {
 			return err
 		}
 
-		routes = routes[n:]
+		states = states[n:]
 	}
 
 	return nil
