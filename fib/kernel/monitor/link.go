@@ -97,7 +97,7 @@ func (t *translator) updateLink(acts []action, l link) []action {
 	if known && prev.Name == l.Name {
 		t.links[l.Index] = l
 		if prev.Up != l.Up {
-			acts = append(acts, action{kind: actLinkChanged, device: l.Name, up: l.Up})
+			acts = linkChanged(acts, l.Name, l.Up)
 		}
 
 		return acts
@@ -119,7 +119,7 @@ func (t *translator) updateLink(acts []action, l link) []action {
 	t.links[l.Index] = l
 	acts = append(acts, action{kind: actRefreshLinks})
 	if l.Up {
-		acts = append(acts, action{kind: actLinkChanged, device: l.Name, up: true})
+		acts = linkChanged(acts, l.Name, true)
 	}
 
 	return acts
@@ -136,10 +136,19 @@ func (t *translator) linkGone(acts []action, index uint32) []action {
 	delete(t.links, index)
 	acts = append(acts, action{kind: actRefreshLinks})
 	if prev.Up {
-		acts = append(acts, action{kind: actLinkChanged, device: prev.Name, up: false})
+		acts = linkChanged(acts, prev.Name, false)
 	}
 
 	return acts
+}
+
+// linkChanged appends the actions for a device that went down or came up.
+// The kernel also drops another owner's nexthop objects on a device that
+// goes down, without a notification, and does not bring them back. A
+// gateway resolved over such an object's route has to resolve again, so
+// that it does not take the device back when the device comes up.
+func linkChanged(acts []action, device string, up bool) []action {
+	return append(acts, action{kind: actLinkChanged, device: device, up: up}, action{kind: actReresolve})
 }
 
 // address translates RTM_NEWADDR and RTM_DELADDR. A new address can make

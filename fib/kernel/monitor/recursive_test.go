@@ -23,7 +23,15 @@ var (
 func newRecursiveStack(t *testing.T) *stack {
 	t.Helper()
 
-	s := newStack(t, Config{})
+	return newRecursiveStackFIB(t, fib.Config{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+}
+
+// newRecursiveStackFIB builds the recursive scenario's stack with a FIB of
+// configuration fcfg.
+func newRecursiveStackFIB(t *testing.T, fcfg fib.Config) *stack {
+	t.Helper()
+
+	s := newStackFIB(t, Config{}, fcfg, true)
 	s.ns.IP("addr", "flush", "dev", "v2")
 	s.peer.IP("addr", "flush", "dev", "p2")
 	s.ns.IP("addr", "add", "203.0.113.1/24", "dev", "v2")
@@ -205,9 +213,11 @@ func TestRecursiveForeignNexthop(t *testing.T) {
 // another owner that uses a nexthop group, with nexthop_compat_mode off:
 // the kernel then reports the route with the group's id only, and fibd
 // reads the members from the group. It follows the group as a member
-// leaves, its link goes down and comes back, and the member returns.
+// leaves and returns, and as a member's link loses its carrier, which
+// drops the member for good, and gets it back.
 func TestRecursiveForeignGroup(t *testing.T) {
-	s := newRecursiveStack(t)
+	restoreWait := 200 * time.Millisecond
+	s := newRecursiveStackFIB(t, fib.Config{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, RestoreWait: restoreWait})
 	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "0")
 	p := netip.MustParsePrefix("198.18.0.0/24")
 	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
@@ -219,24 +229,38 @@ func TestRecursiveForeignGroup(t *testing.T) {
 	s.verifyClean(t)
 
 	steps := []struct {
-		name string
-		ip   []string
-		hops []nexthop.Hop
+		name   string
+		ip     []string
+		onPeer bool // run ip in the peer's namespace
+		hops   []nexthop.Hop
 	}{
-		{"member left", []string{"nexthop", "replace", "id", "79", "group", "78", "proto", "static"}, []nexthop.Hop{viaV2}},
-		{"member back", []string{"nexthop", "replace", "id", "79", "group", "77/78", "proto", "static"}, []nexthop.Hop{viaV0, viaV2}},
-		{"member link down", []string{"link", "set", "v0", "down"}, []nexthop.Hop{viaV2}},
+		{"member left", []string{"nexthop", "replace", "id", "79", "group", "78", "proto", "static"}, false, []nexthop.Hop{viaV2}},
+		{"member back", []string{"nexthop", "replace", "id", "79", "group", "77/78", "proto", "static"}, false, []nexthop.Hop{viaV0, viaV2}},
+		{"member carrier lost", []string{"link", "set", "p0", "down"}, true, []nexthop.Hop{viaV2}},
 	}
 
+	// A lost carrier took about 0.8 s to move the route in runs on Linux
+	// 6.18, against 0.1 s for a group change, so the limit leaves room.
+	limit := 2 * time.Second
 	for _, st := range steps {
 		start := time.Now()
-		s.ns.IP(st.ip...)
+		if st.onPeer {
+			s.peer.IP(st.ip...)
+		} else {
+			s.ns.IP(st.ip...)
+		}
+
 		took := s.waitKernelSince(t, start, st.name, 5*time.Second, usesHops(p, st.hops...))
 		t.Logf("%s: kernel route for %s updated %v after `ip %v`", st.name, p, took, st.ip)
-		if took > time.Second {
-			t.Errorf("%s: took %v, want under 1s", st.name, took)
+		if took > limit {
+			t.Errorf("%s: took %v, want under %v", st.name, took, limit)
 		}
 	}
 
+	// The kernel does not put the member back into the group, so fibd
+	// must not take v0 back once its carrier returns.
+	s.peer.IP("link", "set", "p0", "up")
+	time.Sleep(restoreWait + time.Second)
+	s.waitKernel(t, "member carrier back", time.Second, usesHops(p, viaV2))
 	s.verifyClean(t)
 }

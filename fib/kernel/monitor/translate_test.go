@@ -272,31 +272,35 @@ func up(name string) action   { return action{kind: actLinkChanged, device: name
 
 var refresh = action{kind: actRefreshLinks}
 
+// again is the request to resolve gateways again that follows every link
+// change.
+var again = action{kind: actReresolve}
+
 func TestTranslateLink(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps []linkStep
 	}{
 		{"admin down and up", []linkStep{
-			{nlmsg.RTM_NEWLINK, 2, "v0", flagsDown, []action{down("v0")}},
+			{nlmsg.RTM_NEWLINK, 2, "v0", flagsDown, []action{down("v0"), again}},
 			{nlmsg.RTM_NEWLINK, 2, "v0", flagsDown, nil},
-			{nlmsg.RTM_NEWLINK, 2, "v0", flagsUp, []action{up("v0")}},
+			{nlmsg.RTM_NEWLINK, 2, "v0", flagsUp, []action{up("v0"), again}},
 		}},
 		{"carrier lost and back", []linkStep{
-			{nlmsg.RTM_NEWLINK, 2, "v0", flagsNoCarrier, []action{down("v0")}},
-			{nlmsg.RTM_NEWLINK, 2, "v0", flagsUp, []action{up("v0")}},
+			{nlmsg.RTM_NEWLINK, 2, "v0", flagsNoCarrier, []action{down("v0"), again}},
+			{nlmsg.RTM_NEWLINK, 2, "v0", flagsUp, []action{up("v0"), again}},
 		}},
 		{"deleted and created again", []linkStep{
-			{nlmsg.RTM_DELLINK, 2, "v0", flagsDown, []action{refresh, down("v0")}},
+			{nlmsg.RTM_DELLINK, 2, "v0", flagsDown, []action{refresh, down("v0"), again}},
 			{nlmsg.RTM_NEWLINK, 7, "v0", flagsDown, []action{refresh}},
 			{nlmsg.RTM_NEWLINK, 7, "v0", flagsNoCarrier, nil},
-			{nlmsg.RTM_NEWLINK, 7, "v0", flagsUp, []action{up("v0")}},
+			{nlmsg.RTM_NEWLINK, 7, "v0", flagsUp, []action{up("v0"), again}},
 		}},
 		{"created again unseen delete", []linkStep{
-			{nlmsg.RTM_NEWLINK, 7, "v0", flagsUp, []action{refresh, down("v0"), refresh, up("v0")}},
+			{nlmsg.RTM_NEWLINK, 7, "v0", flagsUp, []action{refresh, down("v0"), again, refresh, up("v0"), again}},
 		}},
 		{"renamed", []linkStep{
-			{nlmsg.RTM_NEWLINK, 2, "uplink", flagsUp, []action{refresh, down("v0"), refresh, up("uplink")}},
+			{nlmsg.RTM_NEWLINK, 2, "uplink", flagsUp, []action{refresh, down("v0"), again, refresh, up("uplink"), again}},
 		}},
 		{"unknown deleted", []linkStep{
 			{nlmsg.RTM_DELLINK, 9, "v9", flagsDown, nil},
@@ -370,7 +374,7 @@ func TestSetLinks(t *testing.T) {
 	tr.setLinks(nil, []link{{Index: 2, Name: "v0", Up: true}, {Index: 3, Name: "v2", Up: true}})
 
 	got := tr.setLinks(nil, []link{{Index: 2, Name: "v0", Up: false}, {Index: 4, Name: "v3", Up: true}})
-	want := []action{refresh, down("v2"), down("v0"), refresh, up("v3")}
+	want := []action{refresh, down("v2"), again, down("v0"), again, refresh, up("v3"), again}
 	if !slices.Equal(got, want) {
 		t.Errorf("actions:\n got %+v\nwant %+v", got, want)
 	}
