@@ -131,12 +131,15 @@ func (k *Kernel) livePaths(ctx context.Context, hop nexthop.Hop, multipath []nlm
 			continue
 		}
 
-		gateway := hop.Gateway
+		// A path without a gateway puts the hop's gateway directly on the
+		// device. Over a route of another owner's group, Linux 6.18 rejects
+		// such a gateway without onlink ("Nexthop has invalid gateway").
+		gateway, onlink := hop.Gateway, true
 		if nh.Gateway.IsValid() {
-			gateway = nh.Gateway
+			gateway, onlink = nh.Gateway, false
 		}
 
-		paths = append(paths, nexthop.Hop{Family: nexthop.FamilyOf(gateway), Gateway: gateway, Device: device})
+		paths = append(paths, nexthop.Hop{Family: nexthop.FamilyOf(gateway), Gateway: gateway, Device: device, Onlink: onlink})
 	}
 
 	return paths, nil

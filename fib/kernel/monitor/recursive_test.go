@@ -264,3 +264,21 @@ func TestRecursiveForeignGroup(t *testing.T) {
 	s.waitKernel(t, "member carrier back", time.Second, usesHops(p, viaV2))
 	s.verifyClean(t)
 }
+
+// TestRecursiveForeignDeviceMember resolves a recursive gateway over a
+// group of another owner whose second member names a device and no
+// gateway: that path reaches the gateway directly, as an onlink hop.
+func TestRecursiveForeignDeviceMember(t *testing.T) {
+	s := newRecursiveStack(t)
+	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "0")
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "83", "dev", "v2", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "84", "group", "77/83", "proto", "static")
+	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "84", "proto", "static")
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+
+	direct := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: recursiveGateway.Gateway, Device: "v2", Onlink: true}
+	s.waitKernel(t, "install via the group", 5*time.Second, usesHops(p, viaV0, direct))
+	s.verifyClean(t)
+}
