@@ -2,8 +2,9 @@
 # generate.sh regenerates the Go code of fibd's gRPC contract from
 # proto/fibd/v1/*.proto into api/fibdv1.
 #
-# It needs protoc (Debian package protobuf-compiler, which also installs
-# the well-known types under /usr/include) and installs the pinned Go
+# It needs protoc (Debian package protobuf-compiler) and the well-known
+# types under /usr/include (libprotobuf-dev, only recommended by
+# protobuf-compiler), and installs the pinned Go
 # plugins into ./bin with `go install`. Set OUT to write elsewhere (used by
 # check-generated.sh).
 set -eu
