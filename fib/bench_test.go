@@ -242,7 +242,7 @@ func BenchmarkPeerDownDirect(b *testing.B) {
 }
 
 // BenchmarkRoutes1M lists a million routes that arrived in random order,
-// as `fibd routes` does. The FIB's lock is held for the whole call, so the
+// as `fibd route list` does. The FIB's lock is held for the whole call, so the
 // time is also how long a listing stalls producers and the loop.
 func BenchmarkRoutes1M(b *testing.B) {
 	const n = 1_000_000
