@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -143,8 +144,14 @@ func Open(cfg Config) (*Kernel, error) {
 	}
 
 	cfg.MaxBatchBytes = batchBytes(cfg.MaxBatchBytes, apply)
+	k := newKernel(cfg, apply, query)
 
-	return newKernel(cfg, apply, query), nil
+	// Load the links now rather than in the first Apply, whose objects
+	// would wait for the dump. A failure here only leaves the cache to
+	// the first lookup.
+	k.links.load(context.Background())
+
+	return k, nil
 }
 
 // Estimates of the receive buffer space that replies take.

@@ -67,6 +67,17 @@ func (c *linkCache) cachedIndex(name string) (uint32, bool) {
 	return i, ok
 }
 
+// load fills the cache unless it is filled, and keeps it as it was when
+// the dump fails.
+func (c *linkCache) load(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	if c.byName == nil {
+		_ = c.refreshLocked(ctx)
+	}
+}
+
 // invalidate drops the cache, so that the next lookup dumps the links.
 func (c *linkCache) invalidate() {
 	c.mu.Lock()
