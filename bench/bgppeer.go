@@ -45,6 +45,17 @@ func init() {
 	RegisterChild("bgp-peer", newBGPPeer)
 }
 
+// bgpSupports returns why a contender fed by the BGP peer cannot run w,
+// or "". BGP carries no weight for a next hop, so the peer cannot announce
+// weighted groups.
+func bgpSupports(w Workload) string {
+	if w.Groups > 0 {
+		return "BGP carries no next-hop weights, so weighted groups cannot be announced"
+	}
+
+	return ""
+}
+
 // startPeer starts the BGP peer child in env's peer namespace with one
 // session per link the workload uses.
 func startPeer(env *Env, w Workload) (*Child, error) {

@@ -49,7 +49,7 @@ func (c *BIRD) Protocol() uint8 { return ProtoBIRD }
 
 // Describe implements Describer.
 func (c *BIRD) Describe() string {
-	return "BIRD 2 in the namespace (`bird -f -c CONF -s SOCK`) with one static protocol per next hop holding all routes, exported to the kernel protocol (learn off, persist off, merge paths on); install starts bird, failover is `birdc disable` of the hop0 static protocol, withdraw disables both, restart is SIGKILL and a new bird"
+	return "BIRD 2 in the namespace (`bird -f -c CONF -s SOCK`) with one static protocol per next hop holding all routes, exported to the kernel protocol (learn off, persist off, merge paths on), with hop0's weight on its routes for weighted groups; install starts bird, failover is `birdc disable` of the hop0 static protocol, withdraw disables both, restart is SIGKILL and a new bird"
 }
 
 // Version implements Describer.
@@ -93,7 +93,7 @@ func (c *BIRD) writeConfig() error {
 		fmt.Fprintf(b, "protocol static static%d {\n  %s;\n", i, channel)
 		gw := l.Gateway(c.w.Family)
 		for r := range c.w.Routes {
-			fmt.Fprintf(b, "  route %s via %s;\n", Prefix(c.w.Family, r), gw)
+			fmt.Fprintf(b, "  route %s via %s%s;\n", Prefix(c.w.Family, r), gw, c.weightText(i, r))
 		}
 
 		fmt.Fprintf(b, "}\n")
@@ -104,6 +104,23 @@ func (c *BIRD) writeConfig() error {
 	}
 
 	return f.Close()
+}
+
+// weightText returns the weight option of route r's next hop over link
+// i, empty for weight 1. The kernel protocol merges the paths of the
+// static protocols with their weights.
+func (c *BIRD) weightText(i, r int) string {
+	w0, w1 := c.w.Weights(c.w.Group(r))
+	weight := w0
+	if i == 1 {
+		weight = w1
+	}
+
+	if !c.w.ECMP || weight == 1 {
+		return ""
+	}
+
+	return fmt.Sprintf(" weight %d", weight)
 }
 
 // Run implements Contender.

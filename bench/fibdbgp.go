@@ -87,7 +87,7 @@ func (c *FibdBGP) Describe() string {
 func (c *FibdBGP) Version() string { return "this commit (fibd run)" }
 
 // Supports implements Contender.
-func (c *FibdBGP) Supports(w Workload, s Scenario) string { return "" }
+func (c *FibdBGP) Supports(w Workload, s Scenario) string { return bgpSupports(w) }
 
 // Start implements Contender.
 func (c *FibdBGP) Start(ctx context.Context, env *Env, w Workload) error {

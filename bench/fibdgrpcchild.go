@@ -35,8 +35,10 @@ type controller struct {
 	conn   *grpc.ClientConn
 	client fibdv1.FibClient
 
-	// all are the next hops of every route; failed leaves out hop0.
-	all, failed []*fibdv1.Nexthop
+	// all are the next hops of the routes of each group of the workload;
+	// failed, of every route, leaves out hop0.
+	all    [][]*fibdv1.Nexthop
+	failed [][]*fibdv1.Nexthop
 }
 
 func init() {
@@ -55,12 +57,18 @@ func newController(raw json.RawMessage) (ChildHandler, error) {
 
 	h := &controller{spec: spec}
 	w := spec.Workload
-	h.all = []*fibdv1.Nexthop{grpcHop(spec.Hops[0], w.Family)}
-	if w.ECMP {
-		h.all = append(h.all, grpcHop(spec.Hops[1], w.Family))
+	for g := range w.GroupCount() {
+		hops := []*fibdv1.Nexthop{grpcHop(spec.Hops[0], w.Family)}
+		if w.ECMP {
+			w0, w1 := w.Weights(g)
+			hops = append(hops, grpcHop(spec.Hops[1], w.Family))
+			hops[0].Weight, hops[1].Weight = &w0, &w1
+		}
+
+		h.all = append(h.all, hops)
 	}
 
-	h.failed = []*fibdv1.Nexthop{grpcHop(spec.Hops[1], w.Family)}
+	h.failed = [][]*fibdv1.Nexthop{{grpcHop(spec.Hops[1], w.Family)}}
 
 	return h, nil
 }
@@ -116,12 +124,19 @@ func (h *controller) Do(s Scenario) error {
 	return fmt.Errorf("unknown scenario %q", s)
 }
 
-// batch returns the message of routes [first, first+Batch) over hops.
-func (h *controller) batch(first int, hops []*fibdv1.Nexthop) []*fibdv1.Route {
-	n := min(h.spec.Batch, h.spec.Workload.Routes-first)
+// batch returns the message of routes [first, first+Batch), each over
+// the next hops of its group in sets, or over sets[0] when sets has one.
+func (h *controller) batch(first int, sets [][]*fibdv1.Nexthop) []*fibdv1.Route {
+	w := h.spec.Workload
+	n := min(h.spec.Batch, w.Routes-first)
 	routes := make([]*fibdv1.Route, n)
 	for i := range routes {
-		routes[i] = &fibdv1.Route{Prefix: Prefix(h.spec.Workload.Family, first+i).String(), Nexthops: hops}
+		hops := sets[0]
+		if len(sets) > 1 {
+			hops = sets[w.Group(first+i)]
+		}
+
+		routes[i] = &fibdv1.Route{Prefix: Prefix(w.Family, first+i).String(), Nexthops: hops}
 	}
 
 	return routes
@@ -138,9 +153,9 @@ func (h *controller) keys(first int) []*fibdv1.RouteKey {
 	return keys
 }
 
-// stream sends every route over hops, or with del every key, in one
-// StreamRoutes stream, and checks fibd's counts.
-func (h *controller) stream(ctx context.Context, hops []*fibdv1.Nexthop, del bool) error {
+// stream sends every route over its next hops in sets (see batch), or
+// with del every key, in one StreamRoutes stream, and checks fibd's counts.
+func (h *controller) stream(ctx context.Context, sets [][]*fibdv1.Nexthop, del bool) error {
 	st, err := h.client.StreamRoutes(ctx)
 	if err != nil {
 		return fmt.Errorf("open route stream: %w", err)
@@ -151,7 +166,7 @@ func (h *controller) stream(ctx context.Context, hops []*fibdv1.Nexthop, del boo
 		if del {
 			msg.Delete = h.keys(first)
 		} else {
-			msg.Add = h.batch(first, hops)
+			msg.Add = h.batch(first, sets)
 		}
 
 		// An error of Send shows in CloseAndRecv's status.

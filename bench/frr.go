@@ -67,7 +67,7 @@ func (c *Zebra) Describe() string {
 func (c *Zebra) Version() string { return commandVersion(frrDir+"/zebra", "--version") }
 
 // Supports implements Contender.
-func (c *Zebra) Supports(w Workload, s Scenario) string { return "" }
+func (c *Zebra) Supports(w Workload, s Scenario) string { return bgpSupports(w) }
 
 // Start implements Contender: it writes the configurations, starts zebra,
 // bgpd and the BGP peer (sessions still down, routes in its RIB).

@@ -120,10 +120,16 @@ func (c *IPBatch) writeBatch(file string, s Scenario) error {
 		verb, links = "del", nil
 	}
 
-	via := viaText(c.w.Family, links)
+	// The next-hop text of each group, which follows the prefix on each line.
+	vias := make([]string, c.w.GroupCount())
+	for g := range vias {
+		w0, w1 := c.w.Weights(g)
+		vias[g] = viaText(c.w.Family, links, []uint32{w0, w1})
+	}
+
 	bw := bufio.NewWriterSize(f, 1<<20)
 	for i := range c.w.Routes {
-		fmt.Fprintf(bw, "route %s %s proto %d%s\n", verb, Prefix(c.w.Family, i), ProtoIPBatch, via)
+		fmt.Fprintf(bw, "route %s %s proto %d%s\n", verb, Prefix(c.w.Family, i), ProtoIPBatch, vias[c.w.Group(i)])
 	}
 
 	if err := bw.Flush(); err != nil {
@@ -133,7 +139,9 @@ func (c *IPBatch) writeBatch(file string, s Scenario) error {
 	return f.Close()
 }
 
-func viaText(family int, links []Link) string {
+// viaText returns the next hops of a route over links for ip route. A
+// route over several links weighs link i weights[i].
+func viaText(family int, links []Link, weights []uint32) string {
 	switch len(links) {
 	case 0:
 		return ""
@@ -142,8 +150,8 @@ func viaText(family int, links []Link) string {
 	}
 
 	var b strings.Builder
-	for _, l := range links {
-		fmt.Fprintf(&b, " nexthop via %s dev %s", l.Gateway(family), l.Device)
+	for i, l := range links {
+		fmt.Fprintf(&b, " nexthop via %s dev %s weight %d", l.Gateway(family), l.Device, weights[i])
 	}
 
 	return b.String()

@@ -42,6 +42,7 @@ type routeMsg struct {
 	Prefix   netip.Prefix
 	Protocol uint8
 	Hops     []hopAttrs // empty with NHID or for a delete
+	Weights  []uint32   // of Hops, in order; nil means weight 1 each
 	NHID     uint32
 }
 
@@ -67,7 +68,7 @@ func appendRoute(b []byte, m routeMsg, seq uint32) []byte {
 		b = appendAttr(b, unix.RTA_GATEWAY, m.Hops[0].Gateway.AsSlice())
 		b = appendAttr(b, unix.RTA_OIF, native.AppendUint32(nil, uint32(m.Hops[0].Ifindex)))
 	case len(m.Hops) > 1:
-		b = appendMultipath(b, m.Hops)
+		b = appendMultipath(b, m.Hops, m.Weights)
 	}
 
 	native.PutUint32(b[start:], uint32(len(b)-start))
@@ -75,12 +76,12 @@ func appendRoute(b []byte, m routeMsg, seq uint32) []byte {
 	return b
 }
 
-func appendMultipath(b []byte, hops []hopAttrs) []byte {
+func appendMultipath(b []byte, hops []hopAttrs, weights []uint32) []byte {
 	var mp []byte
-	for _, h := range hops {
+	for i, h := range hops {
 		gw := appendAttr(nil, unix.RTA_GATEWAY, h.Gateway.AsSlice())
 		mp = native.AppendUint16(mp, uint16(rtnhLen+len(gw)))
-		mp = append(mp, 0, 0) // flags, hops (weight 1)
+		mp = append(mp, 0, weightByte(weights, i)) // flags, hops (weight-1)
 		mp = native.AppendUint32(mp, uint32(h.Ifindex))
 		mp = append(mp, gw...)
 	}
@@ -94,7 +95,8 @@ type nexthopMsg struct {
 	ID       uint32
 	Protocol uint8
 	Hop      hopAttrs // a single object
-	Group    []uint32 // a group of single objects, each with weight 1
+	Group    []uint32 // a group of single objects
+	Weights  []uint32 // of Group, in order; nil means weight 1 each
 }
 
 // appendNexthop appends an RTM_NEWNEXTHOP request to b.
@@ -116,9 +118,9 @@ func appendNexthop(b []byte, m nexthopMsg, seq uint32) []byte {
 
 	if m.Group != nil {
 		var g []byte
-		for _, id := range m.Group {
+		for i, id := range m.Group {
 			g = native.AppendUint32(g, id)
-			g = append(g, 0, 0, 0, 0) // weight-1, reserved
+			g = append(g, weightByte(m.Weights, i), 0, 0, 0) // weight-1, reserved
 		}
 
 		b = appendAttr(b, unix.NHA_GROUP, g)
@@ -130,6 +132,16 @@ func appendNexthop(b []byte, m nexthopMsg, seq uint32) []byte {
 	native.PutUint32(b[start:], uint32(len(b)-start))
 
 	return b
+}
+
+// weightByte returns weight i of weights as the kernel's weight-1 byte,
+// 0 (weight 1) when weights is nil.
+func weightByte(weights []uint32, i int) byte {
+	if weights == nil {
+		return 0
+	}
+
+	return byte(weights[i] - 1)
 }
 
 func appendHeader(b []byte, typ, flags uint16, seq uint32) []byte {

@@ -298,7 +298,7 @@ func failoverFlat(r *Results) (string, string) {
 	var small, large *Measurement
 	for i := range r.Measurements {
 		m := &r.Measurements[i]
-		if m.Shadowed || m.Contender != fibdName || m.Scenario != "failover-compat0" || m.Workload.Family != 4 {
+		if m.Shadowed || m.Contender != fibdName || m.Scenario != "failover-compat0" || m.Workload.Family != 4 || m.Workload.Groups != 0 {
 			continue
 		}
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Workload is the set of routes a scenario installs: how many, of which
-// family, and over one or two next hops.
+// family, over one or two next hops, and over how many groups.
 type Workload struct {
 	// Family is 4 or 6.
 	Family int `json:"family"`
@@ -19,12 +19,46 @@ type Workload struct {
 	// ECMP spreads every route over both next hops; otherwise every route
 	// uses the first next hop only.
 	ECMP bool `json:"ecmp"`
+
+	// Groups, with ECMP, spreads the routes over this many nexthop groups
+	// of both next hops, which differ in hop0's weight (see Weights).
+	// Zero means one group, both hops of weight 1.
+	Groups int `json:"groups,omitempty"`
+}
+
+// MaxGroups is the largest Workload.Groups: hop0's weight then stays
+// within the 8 bits that RTA_MULTIPATH carries it in.
+const MaxGroups = 255
+
+// Group returns the index of the group that route i uses: 0 to Groups-1,
+// or 0 without groups.
+func (w Workload) Group(i int) int {
+	if w.Groups == 0 {
+		return 0
+	}
+
+	return i % w.Groups
+}
+
+// Weights returns the weights of hop0 and hop1 in group g: hop0 weighs
+// g+1 and hop1 weighs 1, so that no two groups have the same members.
+func (w Workload) Weights(g int) (hop0, hop1 uint32) {
+	return uint32(g + 1), 1
+}
+
+// GroupCount returns the number of distinct next-hop sets of an ECMP
+// workload: Groups, or 1 without groups.
+func (w Workload) GroupCount() int {
+	return max(w.Groups, 1)
 }
 
 // String names the workload as the results page does, e.g. "1M IPv4 ECMP".
 func (w Workload) String() string {
 	paths := "1 hop"
-	if w.ECMP {
+	switch {
+	case w.Groups > 0:
+		paths = fmt.Sprintf("%d groups", w.Groups)
+	case w.ECMP:
 		paths = "ECMP"
 	}
 

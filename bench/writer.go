@@ -127,7 +127,8 @@ type writerChild struct {
 	count   int    // messages in pending
 }
 
-// Nexthop ids of the writer's objects: one per link and the ECMP group.
+// Nexthop ids of the writer's objects: one per link, and the ECMP groups
+// from writerGroup on, one per group of the workload.
 const (
 	writerNH0, writerNH1, writerGroup = 1, 2, 3
 )
@@ -206,7 +207,10 @@ func (h *writerChild) Prepare(s Scenario) error {
 		}
 
 		if h.spec.Groups {
-			b = add(appendNexthop(b, h.group(replace, keep), uint32(h.count+1)))
+			for g := range w.GroupCount() {
+				b = add(appendNexthop(b, h.group(replace, g, keep), uint32(h.count+1)))
+			}
+
 			break
 		}
 
@@ -233,33 +237,44 @@ func (h *writerChild) appendNexthops(b []byte, flags uint16, hops []hopAttrs, ad
 	}
 
 	if len(hops) > 1 {
-		b = add(appendNexthop(b, h.group(flags, hops), uint32(h.count+1)))
+		for g := range h.spec.Workload.GroupCount() {
+			b = add(appendNexthop(b, h.group(flags, g, hops), uint32(h.count+1)))
+		}
 	}
 
 	return b
 }
 
-func (h *writerChild) group(flags uint16, hops []hopAttrs) nexthopMsg {
-	m := nexthopMsg{Flags: flags, ID: writerGroup, Protocol: h.spec.Protocol}
+// group returns the request for group g with the members hops, weighted
+// as the workload's group g weighs them.
+func (h *writerChild) group(flags uint16, g int, hops []hopAttrs) nexthopMsg {
+	m := nexthopMsg{Flags: flags, ID: uint32(writerGroup + g), Protocol: h.spec.Protocol}
+	w0, w1 := h.spec.Workload.Weights(g)
 	for _, hop := range hops {
-		id := uint32(writerNH0)
+		id, weight := uint32(writerNH0), w0
 		if hop == h.hops[1] {
-			id = writerNH1
+			id, weight = writerNH1, w1
 		}
 
 		m.Group = append(m.Group, id)
+		m.Weights = append(m.Weights, weight)
 	}
 
 	return m
 }
 
 func (h *writerChild) route(i int, hops []hopAttrs, flags uint16) routeMsg {
-	m := routeMsg{Type: unix.RTM_NEWROUTE, Flags: flags, Prefix: Prefix(h.spec.Workload.Family, i), Protocol: h.spec.Protocol}
+	w := h.spec.Workload
+	m := routeMsg{Type: unix.RTM_NEWROUTE, Flags: flags, Prefix: Prefix(w.Family, i), Protocol: h.spec.Protocol}
 	switch {
 	case !h.spec.Groups:
 		m.Hops = hops
+		if len(hops) > 1 {
+			w0, w1 := w.Weights(w.Group(i))
+			m.Weights = []uint32{w0, w1}
+		}
 	case len(hops) > 1:
-		m.NHID = writerGroup
+		m.NHID = uint32(writerGroup + w.Group(i))
 	case hops[0] == h.hops[1]:
 		m.NHID = writerNH1
 	default:

@@ -82,20 +82,24 @@ func (h *child) buildRoutes() []fib.Route {
 		links = h.spec.Hops[:]
 	}
 
-	var set nexthop.Set
-	for _, l := range links {
-		gw := l.Gateway(w.Family)
-		set.Members = append(set.Members, nexthop.Member{
-			Hop:    nexthop.Hop{Family: nexthop.FamilyOf(gw), Gateway: gw, Device: l.Device},
-			Weight: 1,
-		})
+	sets := make([]nexthop.Set, w.GroupCount())
+	for g := range sets {
+		w0, w1 := w.Weights(g)
+		weights := []uint32{w0, w1}
+		for i, l := range links {
+			gw := l.Gateway(w.Family)
+			sets[g].Members = append(sets[g].Members, nexthop.Member{
+				Hop:    nexthop.Hop{Family: nexthop.FamilyOf(gw), Gateway: gw, Device: l.Device},
+				Weight: weights[i],
+			})
+		}
 	}
 
 	routes := make([]fib.Route, w.Routes)
 	for i := range routes {
 		routes[i] = fib.Route{
 			Prefix: bench.Prefix(w.Family, i), Table: fib.TableMain, Type: fib.TypeUnicast,
-			NextHops: set, Source: source, Distance: fib.DistanceGRPC,
+			NextHops: sets[w.Group(i)], Source: source, Distance: fib.DistanceGRPC,
 		}
 	}
 

@@ -37,6 +37,7 @@ type options struct {
 	contenders string
 	sizes      string
 	paths      string
+	groups     int
 	compat     string
 	out        string
 	page       string
@@ -52,6 +53,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.contenders, "contenders", "", "comma-separated contenders (default: all available); known: "+strings.Join(bench.ContenderNames(), ","))
 	fs.StringVar(&o.sizes, "sizes", "v4:100k,v4:1M,v6:200k", "comma-separated FAMILY:COUNT route table sizes")
 	fs.StringVar(&o.paths, "paths", "1,2", "next hops per route to measure: 1, 2 (ECMP) or both")
+	fs.IntVar(&o.groups, "groups", 0, fmt.Sprintf("also measure every size with ECMP routes spread over this many nexthop groups that differ in weights (2 to %d; 0: none)", bench.MaxGroups))
 	fs.StringVar(&o.compat, "compat-mode", "0,1", "net.ipv4.nexthop_compat_mode values: the first is set in the namespaces, failover is measured in each")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file (with --from: the merged results)")
 	fs.StringVar(&o.page, "page", "", "generate the results page (markdown, with SVG plots beside it) at this path")
@@ -158,7 +160,7 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 		return nil, errors.New("must run as root: it creates network namespaces")
 	}
 
-	workloads, err := parseWorkloads(o.sizes, o.paths)
+	workloads, err := parseWorkloads(o.sizes, o.paths, o.groups)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,11 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 	return res, err
 }
 
-func parseWorkloads(sizes, paths string) ([]bench.Workload, error) {
+func parseWorkloads(sizes, paths string, groups int) ([]bench.Workload, error) {
+	if groups != 0 && (groups < 2 || groups > bench.MaxGroups) {
+		return nil, fmt.Errorf("invalid --groups value %d: want 2 to %d, or 0 for none", groups, bench.MaxGroups)
+	}
+
 	var ecmp []bool
 	for _, p := range strings.Split(paths, ",") {
 		switch strings.TrimSpace(p) {
@@ -214,6 +220,10 @@ func parseWorkloads(sizes, paths string) ([]bench.Workload, error) {
 
 		for _, e := range ecmp {
 			ws = append(ws, bench.Workload{Family: family, Routes: n, ECMP: e})
+		}
+
+		if groups > 0 {
+			ws = append(ws, bench.Workload{Family: family, Routes: n, ECMP: true, Groups: groups})
 		}
 	}
 
