@@ -223,25 +223,38 @@ type offerBuffers struct {
 	starts []int
 	ends   []int
 	keys   []byte
+
+	// owners holds, for each route of the chunk, the first route of the
+	// chunk with the same set, and interned the set that route's offer
+	// interned, so that the routes after it skip the lookup.
+	owners   []int
+	interned []*requested
+	recent   recentSets
 }
 
 // offerChunk validates routes, setting errs, and offers the valid ones as
 // one change for Sync.
 func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 	sets, starts, ends, keys := buf.sets[:0], buf.starts[:0], buf.ends[:0], buf.keys[:0]
+	owners := buf.owners[:0]
+	buf.recent.reset()
 
-	// Validate and key the sets before taking the lock. Routes of one
-	// update often share their set: its canonical form and key are then
-	// the previous route's.
+	// Validate and key the sets before taking the lock. Producers often
+	// pass one set to many routes, interleaved with a few others. Such a
+	// route takes the canonical form and key of the chunk's first route
+	// with the same set.
 	for i, r := range routes {
-		if i > 0 && sameSet(r.NextHops, routes[i-1].NextHops) {
-			r.NextHops = sets[i-1]
-			starts, ends = append(starts, starts[i-1]), append(ends, ends[i-1])
+		if j, ok := buf.recent.find(r.NextHops); ok {
+			r.NextHops = sets[j]
+			starts, ends = append(starts, starts[j]), append(ends, ends[j])
+			owners = append(owners, j)
 		} else {
+			buf.recent.add(r.NextHops, i)
 			r.NextHops = canonical(r.NextHops)
 			starts = append(starts, len(keys))
 			keys = nexthop.AppendSetKey(keys, r.NextHops)
 			ends = append(ends, len(keys))
+			owners = append(owners, i)
 		}
 
 		// Valid routes leave errs unwritten, so that its memory is not
@@ -253,12 +266,13 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 		sets = append(sets, r.NextHops)
 	}
 
+	interned := append(buf.interned[:0], make([]*requested, len(routes))...)
 	f.mu.Lock()
 	f.seq++
 	for i, r := range routes {
 		if errs[i] == nil {
 			r.NextHops = sets[i]
-			f.offerLocked(r, keys[starts[i]:ends[i]])
+			interned[i] = f.offerLocked(r, keys[starts[i]:ends[i]], interned[owners[i]])
 		}
 	}
 
@@ -267,7 +281,54 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 
 	// The sets may point to the caller's members: drop them.
 	clear(sets)
+	clear(interned)
+	buf.recent.reset()
 	buf.sets, buf.starts, buf.ends, buf.keys = sets, starts, ends, keys
+	buf.owners, buf.interned = owners, interned
+}
+
+// recentSets remembers the last distinct sets of an Update's chunk, as
+// the caller passed them, and the route of the chunk that each came with.
+type recentSets struct {
+	sets   [recentSetCount]nexthop.Set
+	routes [recentSetCount]int
+	n      int // entries in use
+	next   int // entry to replace next when all are in use
+}
+
+// recentSetCount is the number of sets recentSets remembers, enough for a
+// table spread over 16 groups in any order.
+const recentSetCount = 16
+
+// find returns the route that came with set s, if s is remembered.
+func (rs *recentSets) find(s nexthop.Set) (int, bool) {
+	for k := range rs.n {
+		if sameSet(s, rs.sets[k]) {
+			return rs.routes[k], true
+		}
+	}
+
+	return 0, false
+}
+
+// add remembers set s of route i, replacing the oldest entry when full.
+func (rs *recentSets) add(s nexthop.Set, i int) {
+	k := rs.n
+	if k == recentSetCount {
+		k = rs.next
+		rs.next = (rs.next + 1) % recentSetCount
+	} else {
+		rs.n++
+	}
+
+	rs.sets[k], rs.routes[k] = s, i
+}
+
+// reset clears every entry, so that no reference to the caller's members
+// is kept.
+func (rs *recentSets) reset() {
+	clear(rs.sets[:rs.n])
+	rs.n, rs.next = 0, 0
 }
 
 // sameSet reports whether a and b are the same set because they share

@@ -17,9 +17,12 @@ func canonical(s nexthop.Set) nexthop.Set {
 	return s.Canonical()
 }
 
-// offerLocked stores a validated candidate. setKey is the key of its
-// canonical next-hop set.
-func (f *FIB) offerLocked(r Route, setKey []byte) {
+// offerLocked stores a validated candidate and returns the set it
+// interned, nil for a route without next hops. setKey is the key of its
+// canonical next-hop set. interned, if not nil, is the set interned for
+// an earlier route with the same key, which saves the lookup while the
+// set still has references.
+func (f *FIB) offerLocked(r Route, setKey []byte, interned *requested) *requested {
 	ck := compactOf(r.Key())
 	i, ok := f.index.get(ck)
 	if !ok {
@@ -32,7 +35,12 @@ func (f *FIB) offerLocked(r Route, setKey []byte) {
 
 	e := f.store.at(i)
 	c := candidate{source: r.Source, metric: r.Metric, typ: r.Type, distance: r.Distance}
-	if r.Type == TypeUnicast {
+	switch {
+	case r.Type != TypeUnicast:
+	case interned != nil && interned.refs > 0:
+		interned.refs++
+		c.set = interned
+	default:
 		c.set = f.internLocked(r.NextHops, setKey)
 	}
 
@@ -47,11 +55,13 @@ func (f *FIB) offerLocked(r Route, setKey []byte) {
 		f.unrefSetLocked(old.set)
 		if old == c {
 			// The same offer again: nothing to program.
-			return
+			return c.set
 		}
 	}
 
 	f.markDirtyLocked(i)
+
+	return c.set
 }
 
 // withdrawLocked removes the candidate of source from the entry at i and

@@ -44,3 +44,55 @@ func TestUpdateLargeSynced(t *testing.T) {
 
 	h.checkStats()
 }
+
+// TestUpdateInterleavedSets offers routes whose sets alternate, as a table
+// spread over several groups does, and a set that loses its only route
+// before a later route of the same Update names it again.
+func TestUpdateInterleavedSets(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	setA := hops(hop(gwA, "v0"))
+	setB := hops(hop(gwB, "v0"))
+	setAB := hops(hop(gwA, "v0"), hop(gwB, "v0"))
+	setC := hops(hop(gwC, "v1"))
+	h.update(
+		route("192.0.2.0/29", "bgp", fib.DistanceEBGP, 20, setA),
+		route("192.0.2.8/29", "bgp", fib.DistanceEBGP, 20, setB),
+		route("192.0.2.16/29", "bgp", fib.DistanceEBGP, 20, setAB),
+		route("192.0.2.24/29", "bgp", fib.DistanceEBGP, 20, setA),
+		route("192.0.2.32/29", "bgp", fib.DistanceEBGP, 20, setB),
+		route("192.0.2.40/29", "bgp", fib.DistanceEBGP, 20, setAB),
+
+		// setC's only route moves to setA, so setC has no reference
+		// left when 198.51.100.64/26 names it.
+		route("198.51.100.0/26", "bgp", fib.DistanceEBGP, 20, setC),
+		route("198.51.100.0/26", "bgp", fib.DistanceEBGP, 20, setA),
+		route("198.51.100.64/26", "bgp", fib.DistanceEBGP, 20, setC),
+	)
+
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 198.51.100.2 dev v0 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+id 3000000004 via 203.0.113.3 dev v1 proto fibd
+192.0.2.0/29 nhid 3000000001 proto fibd metric 20
+192.0.2.8/29 nhid 3000000002 proto fibd metric 20
+192.0.2.16/29 nhid 3000000003 proto fibd metric 20
+192.0.2.24/29 nhid 3000000001 proto fibd metric 20
+192.0.2.32/29 nhid 3000000002 proto fibd metric 20
+192.0.2.40/29 nhid 3000000003 proto fibd metric 20
+198.51.100.0/26 nhid 3000000001 proto fibd metric 20
+198.51.100.64/26 nhid 3000000004 proto fibd metric 20
+`)
+
+	if n := h.fib.WithdrawSource("bgp"); n != 8 {
+		t.Errorf("withdrawn routes = %d, want 8", n)
+	}
+
+	h.expect("")
+
+	if st := h.fib.Stats(); st.Groups != 0 || st.Nexthops != 0 {
+		t.Errorf("groups/nexthops = %d/%d after the withdraw, want 0/0", st.Groups, st.Nexthops)
+	}
+}
