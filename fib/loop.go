@@ -316,8 +316,8 @@ func (f *FIB) sweepLocked() {
 // resolution is the cached outcome of resolving one requested hop. It is
 // dropped when no requested set names the hop any more.
 type resolution struct {
-	hop   nexthop.Hop   // the first of paths
-	paths []nexthop.Hop // every path of a multipath route to the gateway
+	hop   nexthop.Hop      // the hop of the first path
+	paths []nexthop.Member // every path of a multipath route to the gateway, with its weight
 	err   error
 	at    time.Time
 }
@@ -411,13 +411,14 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 			}
 		}
 
-		// A recursive hop becomes every path of the route to its gateway.
-		s.Members = expand(rs.set.Members, func(h nexthop.Hop) []nexthop.Hop {
+		// A recursive hop becomes every path of the route to its gateway,
+		// and the paths split the hop's weight by their own (see expand).
+		s.Members = expand(rs.set.Members, func(h nexthop.Hop) []nexthop.Member {
 			if needsResolve(h) {
 				return f.hops[h].paths
 			}
 
-			return []nexthop.Hop{h}
+			return []nexthop.Member{{Hop: h, Weight: 1}}
 		})
 		s = s.Canonical()
 		if err := s.Validate(); err != nil {

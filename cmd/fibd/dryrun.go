@@ -30,7 +30,7 @@ func (d dryRun) Resolve(ctx context.Context, h nexthop.Hop) (nexthop.Hop, error)
 	return d.kernel.Resolve(ctx, h)
 }
 
-func (d dryRun) ResolvePaths(ctx context.Context, h nexthop.Hop) ([]nexthop.Hop, error) {
+func (d dryRun) ResolvePaths(ctx context.Context, h nexthop.Hop) ([]nexthop.Member, error) {
 	return d.kernel.ResolvePaths(ctx, h)
 }
 

@@ -1,7 +1,10 @@
 package monitor
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -75,6 +78,70 @@ func hasNoRoute(p netip.Prefix) func(fib.Snapshot) bool {
 	}
 }
 
+// hasWeights returns a condition that holds when the route for p uses a
+// group whose members forward to the hops of weights with those weights.
+func hasWeights(p netip.Prefix, weights map[nexthop.Hop]uint32) func(fib.Snapshot) bool {
+	return func(snap fib.Snapshot) bool {
+		objects := objectsByID(snap.Nexthops)
+		for _, r := range snap.Routes {
+			if r.Prefix != p {
+				continue
+			}
+
+			got := make(map[nexthop.Hop]uint32)
+			for _, m := range objects[r.Nexthop].Group {
+				got[objects[m.ID].Hop] = m.Weight
+			}
+
+			return maps.Equal(got, weights)
+		}
+
+		return false
+	}
+}
+
+// checkIPWeights checks the weights of the group that fibd's route for p
+// uses, as `ip -j route` and `ip -j nexthop` print them.
+func (s *stack) checkIPWeights(t *testing.T, p netip.Prefix, want map[nexthop.Hop]uint32) {
+	t.Helper()
+
+	var routes []struct {
+		NHID uint32 `json:"nhid"`
+	}
+	s.ns.JSON(&routes, "route", "show", p.String(), "proto", strconv.Itoa(testProtocol))
+	if len(routes) != 1 {
+		t.Fatalf("ip route show %s: %d routes of fibd, want 1", p, len(routes))
+	}
+
+	var objects []struct {
+		ID      uint32   `json:"id"`
+		Gateway string   `json:"gateway"`
+		Dev     string   `json:"dev"`
+		Flags   []string `json:"flags"`
+		Group   []struct {
+			ID     uint32 `json:"id"`
+			Weight uint32 `json:"weight"` // left out for weight 1
+		} `json:"group"`
+	}
+	s.ns.JSON(&objects, "nexthop", "show")
+	byID := make(map[uint32]int)
+	for i, o := range objects {
+		byID[o.ID] = i
+	}
+
+	got := make(map[nexthop.Hop]uint32)
+	for _, m := range objects[byID[routes[0].NHID]].Group {
+		o := objects[byID[m.ID]]
+		gw := netip.MustParseAddr(o.Gateway)
+		h := nexthop.Hop{Family: nexthop.FamilyOf(gw), Gateway: gw, Device: o.Dev, Onlink: slices.Contains(o.Flags, "onlink")}
+		got[h] = max(m.Weight, 1)
+	}
+
+	if !maps.Equal(got, want) {
+		t.Errorf("ip nexthop: group %d of the route for %s has weights %v, want %v", routes[0].NHID, p, got, want)
+	}
+}
+
 // TestRecursiveMove follows the route of another owner that covers a
 // recursive gateway as it moves, leaves, falls back to a less specific
 // route, returns and becomes multipath.
@@ -88,21 +155,24 @@ func TestRecursiveMove(t *testing.T) {
 	s.verifyClean(t)
 
 	limit := time.Second
+	weighted := []string{"route", "replace", "192.0.2.0/24", "proto", "static", "nexthop", "via", "198.51.100.2", "weight", "3", "nexthop", "via", "203.0.113.2", "weight", "1"}
 	steps := []struct {
-		name  string
-		ip    []string
-		hops  []nexthop.Hop
-		limit time.Duration
+		name    string
+		ip      []string
+		hops    []nexthop.Hop
+		weights map[nexthop.Hop]uint32 // of fibd's group, when not nil
+		limit   time.Duration
 	}{
-		{"move to v2", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
-		{"covering route deleted", []string{"route", "del", "192.0.2.0/24"}, nil, limit},
-		{"less specific route", []string{"route", "add", "192.0.0.0/16", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
-		{"covering route back", []string{"route", "add", "192.0.2.0/24", "via", "198.51.100.2", "proto", "static"}, []nexthop.Hop{viaV0}, limit},
-		{"multipath", []string{"route", "replace", "192.0.2.0/24", "proto", "static", "nexthop", "via", "198.51.100.2", "nexthop", "via", "203.0.113.2"}, []nexthop.Hop{viaV0, viaV2}, limit},
-		{"multipath member down", []string{"link", "set", "v0", "down"}, []nexthop.Hop{viaV2}, limit},
-		{"multipath member up", []string{"link", "set", "v0", "up"}, []nexthop.Hop{viaV0, viaV2}, limit},
-		{"single path", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, limit},
-		{"every covering route deleted", []string{"route", "flush", "proto", "static"}, nil, limit},
+		{"move to v2", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, nil, limit},
+		{"covering route deleted", []string{"route", "del", "192.0.2.0/24"}, nil, nil, limit},
+		{"less specific route", []string{"route", "add", "192.0.0.0/16", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, nil, limit},
+		{"covering route back", []string{"route", "add", "192.0.2.0/24", "via", "198.51.100.2", "proto", "static"}, []nexthop.Hop{viaV0}, nil, limit},
+		{"multipath", []string{"route", "replace", "192.0.2.0/24", "proto", "static", "nexthop", "via", "198.51.100.2", "nexthop", "via", "203.0.113.2"}, []nexthop.Hop{viaV0, viaV2}, map[nexthop.Hop]uint32{viaV0: 1, viaV2: 1}, limit},
+		{"weighted multipath", weighted, []nexthop.Hop{viaV0, viaV2}, map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}, limit},
+		{"multipath member down", []string{"link", "set", "v0", "down"}, []nexthop.Hop{viaV2}, nil, limit},
+		{"multipath member up", []string{"link", "set", "v0", "up"}, []nexthop.Hop{viaV0, viaV2}, map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}, limit},
+		{"single path", []string{"route", "replace", "192.0.2.0/24", "via", "203.0.113.2", "proto", "static"}, []nexthop.Hop{viaV2}, nil, limit},
+		{"every covering route deleted", []string{"route", "flush", "proto", "static"}, nil, nil, limit},
 	}
 
 	for _, st := range steps {
@@ -111,12 +181,20 @@ func TestRecursiveMove(t *testing.T) {
 			cond = usesHops(p, st.hops...)
 		}
 
+		if st.weights != nil {
+			cond = hasWeights(p, st.weights)
+		}
+
 		start := time.Now()
 		s.ns.IP(st.ip...)
 		took := s.waitKernelSince(t, start, st.name, 5*time.Second, cond)
 		t.Logf("%s: kernel route for %s updated %v after `ip %v`", st.name, p, took, st.ip)
 		if took > st.limit {
 			t.Errorf("%s: took %v, want under %v", st.name, took, st.limit)
+		}
+
+		if st.weights != nil {
+			s.checkIPWeights(t, p, st.weights)
 		}
 
 		// An unresolved route is a difference that Verify may list.
@@ -210,11 +288,12 @@ func TestRecursiveForeignNexthop(t *testing.T) {
 }
 
 // TestRecursiveForeignGroup resolves a recursive gateway over a route of
-// another owner that uses a nexthop group, with nexthop_compat_mode off:
-// the kernel then reports the route with the group's id only, and fibd
-// reads the members from the group. It follows the group as a member
-// leaves and returns, and as a member's link loses its carrier, which
-// drops the member for good, and gets it back.
+// another owner that uses a weighted nexthop group, with
+// nexthop_compat_mode off: the kernel then reports the route with the
+// group's id only, and fibd reads the members and their weights from the
+// group. It follows the group as a member leaves and returns, as the
+// weights change, and as a member's link loses its carrier, which drops
+// the member for good, and gets it back.
 func TestRecursiveForeignGroup(t *testing.T) {
 	restoreWait := 200 * time.Millisecond
 	s := newRecursiveStackFIB(t, fib.Config{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, RestoreWait: restoreWait})
@@ -222,21 +301,25 @@ func TestRecursiveForeignGroup(t *testing.T) {
 	p := netip.MustParsePrefix("198.18.0.0/24")
 	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
 	s.ns.IP("nexthop", "add", "id", "78", "via", "203.0.113.2", "dev", "v2", "proto", "static")
-	s.ns.IP("nexthop", "add", "id", "79", "group", "77/78", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "79", "group", "77,3/78", "proto", "static")
 	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "79", "proto", "static")
 	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
-	s.waitKernel(t, "install via the group", 5*time.Second, usesHops(p, viaV0, viaV2))
+	weighted := map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}
+	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weighted))
+	s.checkIPWeights(t, p, weighted)
 	s.verifyClean(t)
 
 	steps := []struct {
-		name   string
-		ip     []string
-		onPeer bool // run ip in the peer's namespace
-		hops   []nexthop.Hop
+		name    string
+		ip      []string
+		onPeer  bool // run ip in the peer's namespace
+		hops    []nexthop.Hop
+		weights map[nexthop.Hop]uint32 // of fibd's group, when not nil
 	}{
-		{"member left", []string{"nexthop", "replace", "id", "79", "group", "78", "proto", "static"}, false, []nexthop.Hop{viaV2}},
-		{"member back", []string{"nexthop", "replace", "id", "79", "group", "77/78", "proto", "static"}, false, []nexthop.Hop{viaV0, viaV2}},
-		{"member carrier lost", []string{"link", "set", "p0", "down"}, true, []nexthop.Hop{viaV2}},
+		{"member left", []string{"nexthop", "replace", "id", "79", "group", "78", "proto", "static"}, false, []nexthop.Hop{viaV2}, nil},
+		{"member back", []string{"nexthop", "replace", "id", "79", "group", "77,3/78", "proto", "static"}, false, []nexthop.Hop{viaV0, viaV2}, weighted},
+		{"weights changed", []string{"nexthop", "replace", "id", "79", "group", "77/78,2", "proto", "static"}, false, []nexthop.Hop{viaV0, viaV2}, map[nexthop.Hop]uint32{viaV0: 1, viaV2: 2}},
+		{"member carrier lost", []string{"link", "set", "p0", "down"}, true, []nexthop.Hop{viaV2}, nil},
 	}
 
 	// A lost carrier took about 0.8 s to move the route in runs on Linux
@@ -250,10 +333,19 @@ func TestRecursiveForeignGroup(t *testing.T) {
 			s.ns.IP(st.ip...)
 		}
 
-		took := s.waitKernelSince(t, start, st.name, 5*time.Second, usesHops(p, st.hops...))
+		cond := usesHops(p, st.hops...)
+		if st.weights != nil {
+			cond = hasWeights(p, st.weights)
+		}
+
+		took := s.waitKernelSince(t, start, st.name, 5*time.Second, cond)
 		t.Logf("%s: kernel route for %s updated %v after `ip %v`", st.name, p, took, st.ip)
 		if took > limit {
 			t.Errorf("%s: took %v, want under %v", st.name, took, limit)
+		}
+
+		if st.weights != nil {
+			s.checkIPWeights(t, p, st.weights)
 		}
 	}
 
@@ -267,18 +359,41 @@ func TestRecursiveForeignGroup(t *testing.T) {
 
 // TestRecursiveForeignDeviceMember resolves a recursive gateway over a
 // group of another owner whose second member names a device and no
-// gateway: that path reaches the gateway directly, as an onlink hop.
+// gateway: that path reaches the gateway directly, as an onlink hop, and
+// keeps its weight.
 func TestRecursiveForeignDeviceMember(t *testing.T) {
 	s := newRecursiveStack(t)
 	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "0")
 	p := netip.MustParsePrefix("198.18.0.0/24")
 	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
 	s.ns.IP("nexthop", "add", "id", "83", "dev", "v2", "proto", "static")
-	s.ns.IP("nexthop", "add", "id", "84", "group", "77/83", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "84", "group", "77/83,2", "proto", "static")
 	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "84", "proto", "static")
 	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
 
 	direct := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: recursiveGateway.Gateway, Device: "v2", Onlink: true}
-	s.waitKernel(t, "install via the group", 5*time.Second, usesHops(p, viaV0, direct))
+	weights := map[nexthop.Hop]uint32{viaV0: 1, direct: 2}
+	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weights))
+	s.checkIPWeights(t, p, weights)
+	s.verifyClean(t)
+}
+
+// TestRecursiveForeignGroupCompat resolves a recursive gateway over a
+// route of another owner that uses a weighted nexthop group, with
+// nexthop_compat_mode on. The kernel then also lists the group's paths in
+// RTA_MULTIPATH, and fibd's group takes the group's weights.
+func TestRecursiveForeignGroupCompat(t *testing.T) {
+	s := newRecursiveStack(t)
+	s.ns.Sysctl("net.ipv4.nexthop_compat_mode", "1")
+	p := netip.MustParsePrefix("198.18.0.0/24")
+	s.ns.IP("nexthop", "add", "id", "77", "via", "198.51.100.2", "dev", "v0", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "78", "via", "203.0.113.2", "dev", "v2", "proto", "static")
+	s.ns.IP("nexthop", "add", "id", "79", "group", "77,3/78", "proto", "static")
+	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "79", "proto", "static")
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+
+	weights := map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}
+	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weights))
+	s.checkIPWeights(t, p, weights)
 	s.verifyClean(t)
 }
