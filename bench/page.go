@@ -9,17 +9,29 @@ import (
 	"strings"
 )
 
-// installGoals are the contenders the goals compare fibd with, and the
-// factor of the install rate that each goal requires.
+// installGoals are the contenders the goals compare fibd with, the factor
+// of the install rate that each goal requires, and the workloads it is
+// judged on. The first two goals are stated for a million IPv4 routes
+// sharing 16 nexthop groups, and are judged there and, as a stricter
+// reading, on every workload measured.
 var installGoals = []struct {
 	contender string
 	factor    float64 // fibd's rate must be at least factor × theirs
 	text      string
+	on        func(Workload) bool // the workloads judged; nil for all
 }{
-	{"writer-nhg", 0.9, "within 10% of the no-ack minimal writer (writer-nhg: the same nexthop-object requests)"},
-	{"ip-batch", 5, "at least 5× ip -batch"},
-	{"bird", 3, "at least 3× BIRD 2"},
-	{"zebra", 7, "at least 7× FRR bgpd + zebra"},
+	{"writer-nhg", 0.9, "within 10% of the no-ack minimal writer (writer-nhg: the same nexthop-object requests), 1M IPv4 over 16 groups", isStatedWorkload},
+	{"writer-nhg", 0.9, "within 10% of the no-ack minimal writer, every workload", nil},
+	{"ip-batch", 5, "at least 5× ip -batch, 1M IPv4 over 16 groups", isStatedWorkload},
+	{"ip-batch", 5, "at least 5× ip -batch, every workload", nil},
+	{"bird", 3, "at least 3× BIRD 2", nil},
+	{"zebra", 7, "at least 7× FRR bgpd + zebra", nil},
+}
+
+// isStatedWorkload reports whether w is the workload the install goals
+// are stated for: a million IPv4 routes sharing 16 nexthop groups.
+func isStatedWorkload(w Workload) bool {
+	return w.Family == 4 && w.Routes == 1_000_000 && w.Groups == 16
 }
 
 // fibdName is the contender the goals and ratios are about.
@@ -240,7 +252,7 @@ func renderGoals(p func(string, ...any), r *Results) {
 	p("| goal | result | evidence |")
 	p("|---|---|---|")
 	for _, g := range installGoals {
-		verdict, evidence := installGoal(r, g.contender, g.factor)
+		verdict, evidence := installGoal(r, g.contender, g.factor, g.on)
 		p("| fibd install rate %s | %s | %s |", g.text, verdict, evidence)
 	}
 
@@ -255,10 +267,14 @@ func renderGoals(p func(string, ...any), r *Results) {
 	p("")
 }
 
-func installGoal(r *Results, other string, factor float64) (string, string) {
+func installGoal(r *Results, other string, factor float64, on func(Workload) bool) (string, string) {
 	var parts []string
 	pass, any := true, false
 	for _, w := range r.Workloads() {
+		if on != nil && !on(w) {
+			continue
+		}
+
 		s, ok := ratio(r, other, w)
 		if !ok {
 			continue
