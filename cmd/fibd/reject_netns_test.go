@@ -49,6 +49,9 @@ func TestDaemonRejectedAdd(t *testing.T) {
 	netnstest.Privileged(t)
 
 	h := newRouterHarness(t, "")
+	h.ns.IP("route", "add", "blackhole", "203.0.113.64/27")
+	h.ns.IP("route", "add", "unreachable", "203.0.113.96/27")
+	h.ns.IP("route", "add", "prohibit", "203.0.113.128/27")
 	h.start()
 	h.mustClient("route", "add", testPrefix, "via", testGateway)
 	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(h.ns)) == 1 })
@@ -61,6 +64,9 @@ func TestDaemonRejectedAdd(t *testing.T) {
 		{"192.0.2.1", "gateway 192.0.2.1 is a local address of this host"},
 		{"127.0.0.1", "gateway 127.0.0.1 is a local address of this host"},
 		{"203.0.113.9", "no route to gateway 203.0.113.9"},
+		{"203.0.113.70", "a blackhole route or rule covers gateway 203.0.113.70 (netlink receive: invalid argument); set the next hop's device, or use a gateway that a unicast route reaches"},
+		{"203.0.113.100", "an unreachable route covers gateway 203.0.113.100 (netlink receive: no route to host); set the next hop's device"},
+		{"203.0.113.130", "a prohibit route or rule covers gateway 203.0.113.130 (netlink receive: permission denied); set the next hop's device"},
 	}
 	for _, c := range cases {
 		out, err := h.client("route", "add", testPrefix, "via", c.gateway)
@@ -97,6 +103,37 @@ func TestDaemonRejectedAdd(t *testing.T) {
 
 	if out, err := h.client("verify"); err != nil {
 		t.Errorf("fibd verify after rejected adds: %v\n%s", err, out)
+	}
+}
+
+// TestDaemonGatewayBlackholed turns the route to an installed route's
+// recursive gateway into a blackhole and checks that route list explains
+// why the route left the kernel.
+func TestDaemonGatewayBlackholed(t *testing.T) {
+	netnstest.Privileged(t)
+
+	h := newRouterHarness(t, "")
+	h.ns.IP("route", "add", "203.0.113.192/26", "via", testGateway)
+	h.start()
+	h.mustClient("route", "add", testPrefix, "via", "203.0.113.200")
+	waitFor(t, "the route in the kernel", 10*time.Second, func() bool { return len(showRoute(h.ns)) == 1 })
+
+	h.ns.IP("route", "replace", "blackhole", "203.0.113.192/26")
+	want := "a blackhole route or rule covers gateway 203.0.113.200 (netlink receive: invalid argument); set the next hop's device, or use a gateway that a unicast route reaches"
+
+	var out string
+	waitFor(t, "route list to explain the blackholed gateway", 10*time.Second, func() bool {
+		out = h.mustClient("route", "list", testPrefix)
+
+		return strings.Contains(out, want)
+	})
+
+	if !strings.Contains(out, "source cli distance 10 failed ") {
+		t.Errorf("route list:\n%s\nwant the route marked failed", out)
+	}
+
+	if routes := showRoute(h.ns); len(routes) != 0 {
+		t.Errorf("the kernel still routes %s via the blackholed gateway: %+v", testPrefix, routes)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fibd/fibd/fib"
@@ -309,6 +310,57 @@ func TestNetnsResolve(t *testing.T) {
 
 			if err != nil || got != tt.want {
 				t.Errorf("Resolve(%s) = %s, %v, want %s", tt.hop, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNetnsResolveRejectingRoute checks the errors of gateways that a
+// blackhole, unreachable or prohibit route covers, with the errnos that
+// the kernel returns for each family.
+func TestNetnsResolveRejectingRoute(t *testing.T) {
+	l := newLab(t, Config{})
+	for _, args := range [][]string{
+		{"route", "add", "blackhole", "203.0.113.64/27"},
+		{"route", "add", "unreachable", "203.0.113.96/27"},
+		{"route", "add", "prohibit", "203.0.113.128/27"},
+		{"-6", "route", "add", "blackhole", "2001:db8:b::/48"},
+		{"-6", "route", "add", "unreachable", "2001:db8:c::/48"},
+		{"-6", "route", "add", "prohibit", "2001:db8:d::/48"},
+	} {
+		l.ns.IP(args...)
+	}
+
+	tests := []struct {
+		gateway string
+		want    string
+		errno   syscall.Errno
+	}{
+		{"203.0.113.70", "a blackhole route or rule covers gateway 203.0.113.70", syscall.EINVAL},
+		{"203.0.113.100", "an unreachable route covers gateway 203.0.113.100", syscall.EHOSTUNREACH},
+		{"203.0.113.130", "a prohibit route or rule covers gateway 203.0.113.130", syscall.EACCES},
+		{"203.0.113.1", "no route to gateway 203.0.113.1", syscall.ENETUNREACH},
+		{"2001:db8:b::7", "a blackhole route or rule covers gateway 2001:db8:b::7", syscall.EINVAL},
+		{"2001:db8:c::7", "an unreachable route covers gateway 2001:db8:c::7", syscall.EHOSTUNREACH},
+		{"2001:db8:d::7", "a prohibit route or rule covers gateway 2001:db8:d::7", syscall.EACCES},
+		{"2001:db8:e::7", "no route to gateway 2001:db8:e::7", syscall.ENETUNREACH},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.gateway, func(t *testing.T) {
+			gateway := netip.MustParseAddr(tt.gateway)
+			hop := nexthop.Hop{Family: nexthop.FamilyOf(gateway), Gateway: gateway}
+			_, err := l.k.Resolve(testContext(t), hop)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Resolve(%s) error = %v, want one containing %q", hop, err, tt.want)
+			}
+
+			if !strings.Contains(err.Error(), "set the next hop's device, or use a gateway that a unicast route reaches") {
+				t.Errorf("Resolve(%s) error = %v, want it to say what to do", hop, err)
+			}
+
+			if !errors.Is(err, tt.errno) {
+				t.Errorf("Resolve(%s) error = %v, want it to unwrap to %v", hop, err, tt.errno)
 			}
 		})
 	}

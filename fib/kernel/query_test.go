@@ -232,8 +232,10 @@ func TestDumpExtAck(t *testing.T) {
 }
 
 // routeGetServer replies to RTM_GETROUTE for 192.0.2.7 with a route via
-// 198.51.100.3 on v0, for 198.51.100.2 with a connected route on v0, and
-// with ENETUNREACH otherwise.
+// 198.51.100.3 on v0, for 198.51.100.2 with a connected route on v0, for
+// 203.0.113.70, .100 and .130 with the errnos of a blackhole, unreachable
+// and prohibit route, for 203.0.113.200 with EINVAL and an extended
+// acknowledgement, and with ENETUNREACH otherwise.
 func routeGetServer(t *testing.T) func([]netlink.Message) ([]netlink.Message, error) {
 	return func(req []netlink.Message) ([]netlink.Message, error) {
 		var r nlmsg.Route
@@ -246,6 +248,14 @@ func routeGetServer(t *testing.T) func([]netlink.Message) ([]netlink.Message, er
 		case "192.0.2.7":
 			reply.Gateway = netip.MustParseAddr("198.51.100.3")
 		case "198.51.100.2":
+		case "203.0.113.70":
+			return extAckError(req[0], syscall.EINVAL, ""), nil
+		case "203.0.113.100":
+			return extAckError(req[0], syscall.EHOSTUNREACH, ""), nil
+		case "203.0.113.130":
+			return extAckError(req[0], syscall.EACCES, ""), nil
+		case "203.0.113.200":
+			return extAckError(req[0], syscall.EINVAL, "Invalid values in header for route get request"), nil
 		default:
 			return extAckError(req[0], syscall.ENETUNREACH, ""), nil
 		}
@@ -273,7 +283,11 @@ func TestResolve(t *testing.T) {
 		{"connected", gateway("198.51.100.2"), hop4("198.51.100.2"), ""},
 		{"recursive", gateway("192.0.2.7"), hop4("198.51.100.3"), ""},
 		{"device", hop4("198.51.100.9"), hop4("198.51.100.9"), ""},
-		{"unreachable", gateway("203.0.113.1"), nexthop.Hop{}, "network is unreachable"},
+		{"unreachable", gateway("203.0.113.1"), nexthop.Hop{}, "no route to gateway 203.0.113.1 (netlink receive: network is unreachable); add a route to it, set the next hop's device"},
+		{"blackhole", gateway("203.0.113.70"), nexthop.Hop{}, "a blackhole route or rule covers gateway 203.0.113.70 (netlink receive: invalid argument); set the next hop's device"},
+		{"unreachable route", gateway("203.0.113.100"), nexthop.Hop{}, "an unreachable route covers gateway 203.0.113.100"},
+		{"prohibit", gateway("203.0.113.130"), nexthop.Hop{}, "a prohibit route or rule covers gateway 203.0.113.130"},
+		{"invalid request", gateway("203.0.113.200"), nexthop.Hop{}, `look up the route to gateway 203.0.113.200: netlink receive: invalid argument, offset: 0, message: "Invalid values in header`},
 		{"nodevice", nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: netip.MustParseAddr("198.51.100.2"), Device: "v9"}, nexthop.Hop{}, "device v9 not found"},
 		{"linklocal", nexthop.Hop{Family: nexthop.FamilyIPv6, Gateway: netip.MustParseAddr("fe80::1")}, nexthop.Hop{}, "needs an interface"},
 		{"empty", nexthop.Hop{Family: nexthop.FamilyIPv4}, nexthop.Hop{}, "neither gateway nor device"},

@@ -20,7 +20,9 @@ import (
 // directly connected and the hop takes the route's gateway too, so that a
 // BGP next hop several hops away resolves recursively. The result's
 // family is its gateway's, so that an IPv4 route can use an IPv6 gateway
-// (RFC 5549).
+// (RFC 5549). The error for a gateway that a blackhole, unreachable or
+// prohibit route covers names that kind of route and unwraps to the
+// kernel's errno.
 func (k *Kernel) Resolve(ctx context.Context, hop nexthop.Hop) (nexthop.Hop, error) {
 	if hop.Device != "" {
 		return hop, k.checkDevice(ctx, hop)
@@ -86,14 +88,53 @@ func (k *Kernel) routeGet(ctx context.Context, hop nexthop.Hop) (nlmsg.Route, er
 	req := requestMessage(nlmsg.AppendRouteGet(nil, nlmsg.Header{}, hop.Gateway, 0))
 	msgs, err := k.execute(ctx, req)
 	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
-			return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: no route to gateway %s: %w", hop, hop.Gateway, err)
-		}
-
-		return nlmsg.Route{}, fmt.Errorf("resolve next hop %s: look up the route to the gateway: %w", hop, err)
+		return nlmsg.Route{}, routeGetError(hop, err)
 	}
 
 	return firstRoute(hop, msgs)
+}
+
+// routeGetError explains a failed lookup of the route to the hop's
+// gateway. A blackhole, unreachable or prohibit route fails the lookup
+// itself, so the errno is the only sign of the route's type. A second
+// lookup with RTM_F_FIB_MATCH fails with the same errno (Linux 6.18).
+func routeGetError(hop nexthop.Hop, err error) error {
+	const fix = "set the next hop's device, or use a gateway that a unicast route reaches"
+
+	if kind := rejectingRoute(err); kind != "" {
+		return fmt.Errorf("resolve next hop %s: %s covers gateway %s (%w); %s", hop, kind, hop.Gateway, err, fix)
+	}
+
+	if errors.Is(err, syscall.ENETUNREACH) {
+		return fmt.Errorf("resolve next hop %s: no route to gateway %s (%w); add a route to it, %s", hop, hop.Gateway, err, fix)
+	}
+
+	return fmt.Errorf("resolve next hop %s: look up the route to gateway %s: %w", hop, hop.Gateway, err)
+}
+
+// rejectingRoute names the kind of route or policy rule that makes the
+// kernel fail a route lookup with err, or returns "". Linux 6.18 returns
+// these errnos to RTM_GETROUTE for IPv4 and IPv6 alike (checked with
+// `ip route get`). An unreachable rule returns ENETUNREACH, like a missing
+// route.
+func rejectingRoute(err error) string {
+	// The kernel explains a request it rejects in an extended
+	// acknowledgement, while a rejecting route comes with none.
+	var opErr *netlink.OpError
+	if errors.As(err, &opErr) && opErr.Message != "" {
+		return ""
+	}
+
+	switch errnoOf(err) {
+	case syscall.EINVAL:
+		return "a blackhole route or rule"
+	case syscall.EHOSTUNREACH:
+		return "an unreachable route"
+	case syscall.EACCES:
+		return "a prohibit route or rule"
+	}
+
+	return ""
 }
 
 // firstRoute decodes the route of a lookup's reply for hop.
