@@ -79,6 +79,31 @@ func TestSelectionFailover(t *testing.T) {
 	})
 }
 
+// TestListSourceFilterBackup checks that a source filter lists a key
+// where the source's candidate is not selected, with every candidate.
+func TestListSourceFilterBackup(t *testing.T) {
+	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
+		h := start(Config{Sources: map[string]fib.Distance{"primary": 5, "backup": 50}})
+		h.add(t, "primary", unicast("192.0.2.0/24", "198.51.100.2"))
+		h.add(t, "backup", unicast("192.0.2.0/24", "198.51.100.3"))
+		h.add(t, "primary", unicast("198.51.100.0/25", "198.51.100.2"))
+
+		routes := h.list(t, &fibdv1.RouteFilter{Source: "backup"})
+		if len(routes) != 1 || routes[0].GetPrefix() != "192.0.2.0/24" {
+			t.Fatalf("routes of source backup = %v, want 192.0.2.0/24 alone", routes)
+		}
+
+		var sources []string
+		for _, c := range routes[0].GetCandidates() {
+			sources = append(sources, c.GetSource())
+		}
+
+		if got, want := fmt.Sprint(sources), "[primary backup]"; got != want {
+			t.Errorf("candidates of 192.0.2.0/24 = %s, want %s, the selected one first", got, want)
+		}
+	})
+}
+
 func TestDistanceOverride(t *testing.T) {
 	eachBackend(t, func(t *testing.T, start func(Config) *harness) {
 		h := start(Config{})

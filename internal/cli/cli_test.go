@@ -89,6 +89,9 @@ type fakeFib struct {
 	del    *fibdv1.DeleteRoutesRequest
 	filter *fibdv1.RouteFilter
 	verify *fibdv1.VerifyResponse
+
+	// routes is the listing that ListRoutes returns; nil means testRoutes.
+	routes []*fibdv1.RouteState
 }
 
 func (f *fakeFib) AddRoutes(_ context.Context, req *fibdv1.AddRoutesRequest) (*fibdv1.AddRoutesResponse, error) {
@@ -120,13 +123,17 @@ func (f *fakeFib) DeleteRoutes(_ context.Context, req *fibdv1.DeleteRoutesReques
 
 func (f *fakeFib) ListRoutes(req *fibdv1.ListRoutesRequest, stream fibdv1.Fib_ListRoutesServer) error {
 	f.filter = req.GetFilter()
+	routes := f.routes
+	if routes == nil {
+		routes = testRoutes
+	}
 
 	// Two chunks, as the daemon sends long listings.
-	if err := stream.Send(&fibdv1.ListRoutesResponse{Routes: testRoutes[:1]}); err != nil {
+	if err := stream.Send(&fibdv1.ListRoutesResponse{Routes: routes[:1]}); err != nil {
 		return err
 	}
 
-	return stream.Send(&fibdv1.ListRoutesResponse{Routes: testRoutes[1:]})
+	return stream.Send(&fibdv1.ListRoutesResponse{Routes: routes[1:]})
 }
 
 func (f *fakeFib) ListNexthops(_ *fibdv1.ListNexthopsRequest, stream fibdv1.Fib_ListNexthopsServer) error {
@@ -235,6 +242,104 @@ func TestRouteListJSON(t *testing.T) {
 	if !strings.Contains(out, `"unresolved": false`) {
 		t.Errorf("JSON lacks default values:\n%s", out)
 	}
+}
+
+// bgpRoutes are the keys where source bgp has a candidate, as the daemon
+// lists them for the filter source bgp: two where another source's
+// candidate is selected, and one where bgp's is.
+var bgpRoutes = []*fibdv1.RouteState{
+	testRoutes[0],
+	{
+		Prefix: "203.0.113.0/24", Table: 254,
+		Candidates: []*fibdv1.Route{
+			{Prefix: "203.0.113.0/24", Table: u32(254), Type: fibdv1.RouteType_ROUTE_TYPE_BLACKHOLE, Source: "cli", Distance: u32(10)},
+			{Prefix: "203.0.113.0/24", Table: u32(254), Type: fibdv1.RouteType_ROUTE_TYPE_UNICAST, Source: "bgp", Distance: u32(20),
+				Nexthops: []*fibdv1.Nexthop{{Gateway: "198.51.100.9", Device: "v0", Weight: u32(1)}, {Gateway: "198.51.100.10", Device: "v1", Weight: u32(2)}}},
+		},
+		Installed: &fibdv1.InstalledRoute{Type: fibdv1.RouteType_ROUTE_TYPE_BLACKHOLE},
+	},
+	{
+		Prefix: "2001:db8:1::/48", Table: 254,
+		Candidates: []*fibdv1.Route{
+			{Prefix: "2001:db8:1::/48", Table: u32(254), Metric: 20, Type: fibdv1.RouteType_ROUTE_TYPE_UNICAST, Source: "bgp", Distance: u32(20),
+				Nexthops: []*fibdv1.Nexthop{{Gateway: "2001:db8::9", Device: "v0", Weight: u32(1)}}},
+		},
+		Installed: &fibdv1.InstalledRoute{Metric: 20, Type: fibdv1.RouteType_ROUTE_TYPE_UNICAST, NexthopId: 3000000006},
+	},
+}
+
+const bgpRouteListGolden = `192.0.2.0/24 nhid 3000000003 proto fibd metric 20 table 254 source grpc distance 10
+	nexthop via 198.51.100.2 dev v0 weight 1
+	nexthop via 198.51.100.3 dev v1 weight 3
+	candidate source bgp distance 20 metric 20 via 198.51.100.9 dev v0
+blackhole 203.0.113.0/24 proto fibd metric 0 table 254 source cli distance 10
+	candidate source bgp distance 20 metric 0 nexthop via 198.51.100.9 dev v0 weight 1 nexthop via 198.51.100.10 dev v1 weight 2
+2001:db8:1::/48 nhid 3000000006 via 2001:db8::9 dev v0 proto fibd metric 20 table 254 source bgp distance 20
+`
+
+// TestRouteListSourceFilter checks that the plain listing shows the
+// filtered source's candidate of every route that the JSON listing has,
+// also where another source's candidate is selected.
+func TestRouteListSourceFilter(t *testing.T) {
+	socket := startFake(t, &fakeFib{routes: bgpRoutes})
+
+	code, text, errOut := runCLI(Route, "list", "--socket", socket, "source", "bgp")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+
+	if text != bgpRouteListGolden {
+		t.Errorf("route list source bgp:\n%s\nwant:\n%s", text, bgpRouteListGolden)
+	}
+
+	code, out, errOut := runCLI(Route, "list", "--json", "--socket", socket, "source", "bgp")
+	if code != 0 || errOut != "" {
+		t.Fatalf("--json: exit %d, stderr %q", code, errOut)
+	}
+
+	var listed struct {
+		Routes []struct{ Prefix string }
+	}
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+
+	blocks := routeBlocks(text)
+	if len(blocks) != len(listed.Routes) {
+		t.Errorf("plain listing has %d routes, JSON has %d", len(blocks), len(listed.Routes))
+	}
+
+	for _, r := range listed.Routes {
+		if block := blocks[r.Prefix]; !strings.Contains(block, "source bgp distance ") {
+			t.Errorf("plain listing of %s lacks the candidate of source bgp:\n%s", r.Prefix, block)
+		}
+	}
+}
+
+// routeBlocks splits a plain route listing into each route's first line
+// and its indented lines, by prefix.
+func routeBlocks(text string) map[string]string {
+	blocks := make(map[string]string)
+	prefix := ""
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if line == "" {
+			continue
+		}
+
+		// A first line starts with the prefix, or with the type and then
+		// the prefix.
+		if !strings.HasPrefix(line, "\t") {
+			fields := strings.Fields(line)
+			prefix = fields[0]
+			if !strings.Contains(prefix, "/") && len(fields) > 1 {
+				prefix = fields[1]
+			}
+		}
+
+		blocks[prefix] += line
+	}
+
+	return blocks
 }
 
 func TestNexthopList(t *testing.T) {

@@ -12,11 +12,16 @@ import (
 )
 
 // writeRoutes prints routes the way `ip route` does, with fibd's source
-// and distance, and the state when the kernel does not hold the route:
+// and distance, and the state when the kernel does not hold the route.
+// A source filter matches every route where that source has a candidate,
+// also one that is not selected. So when source is not empty, a route
+// selected from another source gets a line for the filtered source's
+// candidate:
 //
 //	192.0.2.0/24 nhid 3000000003 proto fibd metric 20 table 254 source grpc distance 10
 //		nexthop via 198.51.100.2 dev v0 weight 1
-func writeRoutes(w io.Writer, routes []*fibdv1.RouteState) {
+//		candidate source bgp distance 20 metric 20 via 198.51.100.9 dev v0
+func writeRoutes(w io.Writer, routes []*fibdv1.RouteState, source string) {
 	for _, rs := range routes {
 		fmt.Fprintln(w, routeLine(rs))
 
@@ -26,7 +31,42 @@ func writeRoutes(w io.Writer, routes []*fibdv1.RouteState) {
 				fmt.Fprintf(w, "\tnexthop %s weight %d\n", hopText(h), weightOf(h))
 			}
 		}
+
+		if source == "" || sel.GetSource() == source {
+			continue
+		}
+
+		for _, c := range rs.GetCandidates() {
+			if c.GetSource() == source {
+				fmt.Fprintf(w, "\t%s\n", candidateLine(c))
+			}
+		}
 	}
+}
+
+// candidateLine formats a candidate that is not selected on one line, with
+// a "nexthop" word before each hop when it has several.
+func candidateLine(c *fibdv1.Route) string {
+	var b strings.Builder
+	b.WriteString("candidate ")
+	if typ := c.GetType(); typ != fibdv1.RouteType_ROUTE_TYPE_UNICAST && typ != fibdv1.RouteType_ROUTE_TYPE_UNSPECIFIED {
+		b.WriteString(typeName(typ) + " ")
+	}
+
+	fmt.Fprintf(&b, "source %s distance %d metric %d", c.GetSource(), c.GetDistance(), c.GetMetric())
+
+	hops := c.GetNexthops()
+	if len(hops) == 1 && c.GetResilient() == nil {
+		b.WriteString(" " + hopText(hops[0]))
+
+		return b.String()
+	}
+
+	for _, h := range hops {
+		fmt.Fprintf(&b, " nexthop %s weight %d", hopText(h), weightOf(h))
+	}
+
+	return b.String()
 }
 
 // selected returns the selected candidate, or nil when no source wants the

@@ -33,6 +33,10 @@ const routeUsage = `usage: fibd route add [TYPE] PREFIX [via ADDR] [dev NAME] [w
 
 A next hop's weight is 1 to 65535 (default 1).
 
+With source NAME, route list shows every route where NAME has a candidate.
+Where another source's candidate is selected, an indented line
+"candidate source NAME ..." shows NAME's candidate.
+
 Flags (anywhere on the line): the connection flags below, --json,
 --timeout DURATION (default 1m).
 ` + connectionUsage
@@ -338,7 +342,7 @@ func (c *command) routeList(args []string) int {
 		case c.opts.candidates:
 			writeCandidates(c.stdout, all.GetRoutes())
 		default:
-			writeRoutes(c.stdout, all.GetRoutes())
+			writeRoutes(c.stdout, all.GetRoutes(), filter.GetSource())
 		}
 
 		return exitOK
