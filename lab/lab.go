@@ -49,6 +49,12 @@ type Options struct {
 	// toolchain.
 	Fibd, Gobgpd string
 
+	// ProtocolNamesDir is the directory where fibd writes the iproute2
+	// name of its protocol (kernel.protocol-names-dir), so that `ip route`
+	// prints "proto fibd". "" keeps fibd's default,
+	// /etc/iproute2/rt_protos.d.
+	ProtocolNamesDir string
+
 	// Dump is the path of a saved `location dump` output; "" runs the
 	// location tool.
 	Dump string

@@ -25,7 +25,11 @@ func TestLabOnce(t *testing.T) {
 
 	dir := t.TempDir()
 	gobgpd, _ := gobgptest.Binaries(t)
-	opts := Options{Name: "fibdlabt" + strconv.Itoa(os.Getpid()%10000), Routes: 50000, Once: true, Dir: dir, Gobgpd: gobgpd, Out: testWriter{t}}
+
+	// fibd writes its protocol name into the test's directory, not into
+	// the host's /etc/iproute2.
+	namesDir := filepath.Join(dir, "rt_protos.d")
+	opts := Options{Name: "fibdlabt" + strconv.Itoa(os.Getpid()%10000), Routes: 50000, Once: true, Dir: dir, Gobgpd: gobgpd, ProtocolNamesDir: namesDir, Out: testWriter{t}}
 
 	l, err := New(opts)
 	if err != nil {
@@ -60,6 +64,10 @@ func TestLabOnce(t *testing.T) {
 
 	if leftovers := processesMentioning(dir); len(leftovers) > 0 {
 		t.Errorf("processes left behind: %v", leftovers)
+	}
+
+	if data, err := os.ReadFile(filepath.Join(namesDir, "fibd.conf")); err != nil || string(data) != "201 fibd\n" {
+		t.Errorf("protocol name in the test's directory = %q, %v, want \"201 fibd\\n\"", data, err)
 	}
 }
 

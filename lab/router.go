@@ -40,8 +40,18 @@ type router struct {
 func (l *Lab) routerConfig(socket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log:\n  level: info\n")
+
+	var kernelKeys []string
 	if l.opts.Router == RouterFibdDry {
-		fmt.Fprintf(&b, "kernel:\n  dry-run: true\n")
+		kernelKeys = append(kernelKeys, "dry-run: true")
+	}
+
+	if dir := l.opts.ProtocolNamesDir; dir != "" {
+		kernelKeys = append(kernelKeys, fmt.Sprintf("protocol-names-dir: %q", dir))
+	}
+
+	if len(kernelKeys) > 0 {
+		fmt.Fprintf(&b, "kernel:\n  %s\n", strings.Join(kernelKeys, "\n  "))
 	}
 
 	fmt.Fprintf(&b, "api:\n  socket: %s\n", socket)
