@@ -124,7 +124,7 @@ func (c *FibdBGP) config() string {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "log:\n  level: warn\nkernel:\n  protocol: %d\nfib:\n  hold: [bgp]\napi:\n  socket: %s\nmetrics:\n  address: \"\"\n", protoFibd, c.sock)
+	fmt.Fprintf(&b, "log:\n  level: warn\nkernel:\n  protocol: %d\n  protocol-names-dir: \"\"\nfib:\n  hold: [bgp]\napi:\n  socket: %s\nmetrics:\n  address: \"\"\n", protoFibd, c.sock)
 	fmt.Fprintf(&b, "gobgp:\n  table: 254\n  metric: 20\n  convergence-timeout: 30s\nbgp:\n  global:\n    config:\n      as: %d\n      router-id: %s\n    use-multiple-paths:\n      config:\n        enabled: true\n  neighbors:\n", routerAS, c.env.Links[0].Local4)
 	for _, l := range links {
 		fmt.Fprintf(&b, "    - config:\n        neighbor-address: %s\n        peer-as: %d\n      timers:\n        config:\n          connect-retry: 1\n      afi-safis:\n        - config:\n            afi-safi-name: %s\n", l.Gateway(c.w.Family), peerAS, afi)
