@@ -138,6 +138,35 @@ func renderMachine(p func(string, ...any), r *Results) {
 	}
 
 	p("")
+	renderInvocations(p, r)
+}
+
+// renderInvocations lists where each merged invocation ran, when they did
+// not all run on one machine at one fibd commit: the table above then
+// describes the first only. Ratios pair samples of one invocation, so
+// they compare contenders on the same machine.
+func renderInvocations(p func(string, ...any), r *Results) {
+	same := true
+	for _, inv := range r.Invocations {
+		if inv.Machine.CPUModel != r.Machine.CPUModel || inv.Machine.CPUs != r.Machine.CPUs || inv.Machine.Commit != r.Machine.Commit {
+			same = false
+		}
+	}
+
+	if same {
+		return
+	}
+
+	p("The invocations ran on different machines or fibd commits; the table above describes the first. Each ratio pairs runs of one invocation.")
+	p("")
+	p("| command line | started | CPU | fibd commit | load average at the start |")
+	p("|---|---|---|---|---|")
+	for i, inv := range r.Invocations {
+		m := inv.Machine
+		p("| %d | %s | %d × %s | %s | %s |", i+1, inv.Started, m.CPUs, m.CPUModel, m.Commit, m.LoadStart)
+	}
+
+	p("")
 }
 
 func firstMode(modes []int) string {

@@ -21,6 +21,17 @@ type Results struct {
 	Compat     []int             `json:"compat_mode"` // first: the namespace's mode; failover is measured in each
 
 	Measurements []Measurement `json:"measurements"`
+
+	// Invocations describes each invocation of merged results, in the
+	// order of their command lines. Merge sets it.
+	Invocations []Invocation `json:"-"`
+}
+
+// Invocation is where and when one of several merged invocations ran.
+type Invocation struct {
+	Started string
+	Seconds float64
+	Machine Machine
 }
 
 // Machine describes where the benchmark ran.
@@ -202,6 +213,11 @@ func Merge(rs []*Results) *Results {
 	}
 
 	m := *rs[0]
+	m.Invocations = make([]Invocation, len(rs))
+	for i, r := range rs {
+		m.Invocations[i] = Invocation{Started: r.Started, Seconds: r.Seconds, Machine: r.Machine}
+	}
+
 	m.Versions = map[string]string{}
 	m.Contenders = slices.Clone(m.Contenders)
 	m.Measurements = slices.Clone(m.Measurements)
