@@ -44,6 +44,13 @@ type Table struct {
 	lastHop    Hop
 	lastHopObj *object
 
+	// recent holds the records that want returned for the last distinct
+	// sets it was passed, by the set's members array. Routes that take
+	// turns between a few sets, as a table spread over several groups
+	// does, then skip the key and the map lookup.
+	recent     [recentWants]recentWant
+	recentNext int
+
 	linkDown    map[string]bool                // devices whose link is down
 	gatewayDown map[netip.Addr]map[string]bool // gateways down, by reason
 
@@ -308,26 +315,56 @@ func (o *object) removeDesire(w *wanted) {
 	}
 }
 
+// recentWants is the number of records Table.recent holds, enough for a
+// table spread over 16 groups.
+const recentWants = 16
+
+// recentWant is a record that want returned and the first member of the
+// set it was passed.
+type recentWant struct {
+	first *Member
+	w     *wanted
+}
+
 // want returns the shared record of a desired set, counting one more
 // reference to it.
 func (t *Table) want(s Set) *wanted {
-	if w := t.lastWant; w != nil && sameMembers(s, w.set) {
-		w.refs++
+	w := t.lastWant
+	if w == nil || !sameMembers(s, w.set) {
+		w = t.lookupWant(s)
+	}
 
-		return w
+	w.refs++
+	t.lastWant = w
+
+	return w
+}
+
+// lookupWant returns the record of set s, created with no reference when
+// there is none. A record in recent for the same members array is
+// compared with s rather than trusted, since the caller may have changed
+// the members since.
+func (t *Table) lookupWant(s Set) *wanted {
+	if len(s.Members) > 0 {
+		first := &s.Members[0]
+		for _, r := range t.recent {
+			if r.first == first && sameMembers(s, r.w.set) {
+				return r.w
+			}
+		}
 	}
 
 	t.buf = AppendSetKey(t.buf[:0], s)
-	if w, ok := t.wants[string(t.buf)]; ok {
-		w.refs++
-		t.lastWant = w
-
-		return w
+	w, ok := t.wants[string(t.buf)]
+	if !ok {
+		w = &wanted{key: string(t.buf), set: s.Canonical()}
+		t.wants[w.key] = w
 	}
 
-	w := &wanted{key: string(t.buf), set: s.Canonical(), refs: 1}
-	t.wants[w.key] = w
-	t.lastWant = w
+	if len(s.Members) > 0 {
+		t.recent[t.recentNext] = recentWant{first: &s.Members[0], w: w}
+		t.recentNext = (t.recentNext + 1) % recentWants
+	}
 
 	return w
 }
@@ -347,10 +384,18 @@ func sameMembers(a, b Set) bool {
 
 func (t *Table) unwant(w *wanted) {
 	w.refs--
-	if w.refs <= 0 {
-		delete(t.wants, w.key)
-		if t.lastWant == w {
-			t.lastWant = nil
+	if w.refs > 0 {
+		return
+	}
+
+	delete(t.wants, w.key)
+	if t.lastWant == w {
+		t.lastWant = nil
+	}
+
+	for i := range t.recent {
+		if t.recent[i].w == w {
+			t.recent[i] = recentWant{}
 		}
 	}
 }

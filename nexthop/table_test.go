@@ -797,3 +797,49 @@ func TestRetireDirectHop(t *testing.T) {
 		t.Error("retire after the hop came back is not empty")
 	}
 }
+
+// TestAcquireAlternatingSets acquires routes that take turns between
+// three sets, passing the same members arrays each time, and a set whose
+// members array the caller changes between two calls.
+func TestAcquireAlternatingSets(t *testing.T) {
+	tbl := newTable(t)
+	sets := []Set{set(hopA, hopB), set(hopA, hopC), set(hopB, hopC)}
+	refs := make([][]Ref, len(sets))
+	for range 30 {
+		for i, s := range sets {
+			refs[i] = append(refs[i], acquire(t, tbl, s, Ref{}))
+		}
+	}
+
+	for i := range sets {
+		for _, r := range refs[i] {
+			if !r.Same(refs[i][0]) {
+				t.Errorf("set %d: reference to %d, want %d as the first route of the set", i, r.ID(), refs[i][0].ID())
+			}
+		}
+	}
+
+	if refs[0][0].Same(refs[1][0]) || refs[1][0].Same(refs[2][0]) || refs[0][0].Same(refs[2][0]) {
+		t.Errorf("sets share an object: ids %d, %d, %d", refs[0][0].ID(), refs[1][0].ID(), refs[2][0].ID())
+	}
+
+	// The same array with other members is another set.
+	changed := set(hopA, hopB)
+	before := acquire(t, tbl, changed, Ref{})
+	changed.Members[1].Hop = hopC
+	after := acquire(t, tbl, changed, Ref{})
+	if !before.Same(refs[0][0]) || !after.Same(refs[1][0]) {
+		t.Errorf("changed array: references to %d then %d, want %d then %d", before.ID(), after.ID(), refs[0][0].ID(), refs[1][0].ID())
+	}
+
+	// A set whose every route left is interned anew.
+	for _, r := range refs[2] {
+		tbl.Release(r)
+	}
+
+	sync(tbl)
+	again := acquire(t, tbl, sets[2], Ref{})
+	if again.Same(refs[2][0]) || again.ID() == 0 {
+		t.Errorf("set 2 after its routes left: reference to %d, want a new object", again.ID())
+	}
+}
