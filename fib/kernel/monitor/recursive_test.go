@@ -303,11 +303,8 @@ func TestRecursiveForeignGroup(t *testing.T) {
 	s.ns.IP("nexthop", "add", "id", "78", "via", "203.0.113.2", "dev", "v2", "proto", "static")
 	s.ns.IP("nexthop", "add", "id", "79", "group", "77,3/78", "proto", "static")
 	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "79", "proto", "static")
-	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
 	weighted := map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}
-	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weighted))
-	s.checkIPWeights(t, p, weighted)
-	s.verifyClean(t)
+	s.installWeighted(t, p, weighted)
 
 	steps := []struct {
 		name    string
@@ -369,13 +366,8 @@ func TestRecursiveForeignDeviceMember(t *testing.T) {
 	s.ns.IP("nexthop", "add", "id", "83", "dev", "v2", "proto", "static")
 	s.ns.IP("nexthop", "add", "id", "84", "group", "77/83,2", "proto", "static")
 	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "84", "proto", "static")
-	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
-
 	direct := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: recursiveGateway.Gateway, Device: "v2", Onlink: true}
-	weights := map[nexthop.Hop]uint32{viaV0: 1, direct: 2}
-	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weights))
-	s.checkIPWeights(t, p, weights)
-	s.verifyClean(t)
+	s.installWeighted(t, p, map[nexthop.Hop]uint32{viaV0: 1, direct: 2})
 }
 
 // TestRecursiveForeignGroupCompat resolves a recursive gateway over a
@@ -390,9 +382,16 @@ func TestRecursiveForeignGroupCompat(t *testing.T) {
 	s.ns.IP("nexthop", "add", "id", "78", "via", "203.0.113.2", "dev", "v2", "proto", "static")
 	s.ns.IP("nexthop", "add", "id", "79", "group", "77,3/78", "proto", "static")
 	s.ns.IP("route", "add", "192.0.2.0/24", "nhid", "79", "proto", "static")
-	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
+	s.installWeighted(t, p, map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1})
+}
 
-	weights := map[nexthop.Hop]uint32{viaV0: 3, viaV2: 1}
+// installWeighted offers p via the recursive gateway and checks that the
+// kernel, and ip -j as an independent observer, show it over a group of
+// the given weights, with nothing else of fibd's left.
+func (s *stack) installWeighted(t *testing.T, p netip.Prefix, weights map[nexthop.Hop]uint32) {
+	t.Helper()
+
+	s.update(t, []fib.Route{route(p.String(), recursiveGateway)})
 	s.waitKernel(t, "install via the group", 5*time.Second, hasWeights(p, weights))
 	s.checkIPWeights(t, p, weights)
 	s.verifyClean(t)
