@@ -27,7 +27,8 @@ type Results struct {
 	Invocations []Invocation `json:"-"`
 }
 
-// Invocation is where and when one of several merged invocations ran.
+// Invocation is the start, duration and machine of one of several merged
+// invocations.
 type Invocation struct {
 	Started string
 	Seconds float64
