@@ -789,3 +789,41 @@ func checkStaleRouteGone(t *testing.T, change func(*fib.Route), moved func(befor
 
 	h.checkStats()
 }
+
+// TestResolvePartialSet checks that a route keeps forwarding over the
+// members that resolve when one recursive gateway has no route, and gets
+// that member back once its gateway resolves again.
+func TestResolvePartialSet(t *testing.T) {
+	dp := &fibtest.Dataplane{}
+	dp.SetGateway(gwA, "v0")
+	h := newHarness(t, dp, fib.Config{RetryMin: 10 * time.Millisecond, RetryMax: 10 * time.Millisecond})
+	h.run()
+
+	bareA := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwA}
+	bareB := nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwB}
+	h.update(route("192.0.2.0/24", "bgp", fib.DistanceEBGP, 20, hops(bareA, bareB)))
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+192.0.2.0/24 nhid 3000000001 proto fibd metric 20
+`)
+
+	if st, _ := h.fib.Lookup(key("192.0.2.0/24")); st.Unresolved || st.Err != nil {
+		t.Errorf("state = %+v, want installed without an error", st)
+	}
+
+	dp.SetGateway(gwB, "v1")
+	h.fib.Reresolve()
+	h.expect(`
+id 3000000001 via 198.51.100.1 dev v0 proto fibd
+id 3000000002 via 198.51.100.2 dev v1 proto fibd
+id 3000000003 group 3000000001/3000000002 proto fibd
+192.0.2.0/24 nhid 3000000003 proto fibd metric 20
+`)
+
+	// With no member resolving, the route is unresolved.
+	h.update(route("203.0.113.0/24", "bgp", fib.DistanceEBGP, 20, hops(nexthop.Hop{Family: nexthop.FamilyIPv4, Gateway: gwC})))
+	h.sync()
+	if st, _ := h.fib.Lookup(key("203.0.113.0/24")); !st.Unresolved || st.Err == nil {
+		t.Errorf("state = %+v, want unresolved with the resolution error", st)
+	}
+}

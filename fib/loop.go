@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -394,6 +395,7 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 	}
 
 	if need {
+		failed, firstErr := 0, error(nil)
 		for _, m := range rs.set.Members {
 			if !needsResolve(m.Hop) {
 				continue
@@ -405,20 +407,32 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 			}
 
 			if r.err != nil {
-				rs.err = &resolveError{err: r.err}
-
-				return nexthop.Set{}, rs.err
+				failed++
+				firstErr = cmp.Or(firstErr, r.err)
 			}
+		}
+
+		// A hop whose gateway has no usable route leaves the set while
+		// another member remains, as a hop whose link is down leaves its
+		// group: the route keeps forwarding over the members that resolve.
+		if failed == len(rs.set.Members) {
+			rs.err = &resolveError{err: firstErr}
+
+			return nexthop.Set{}, rs.err
 		}
 
 		// A recursive hop becomes every path of the route to its gateway,
 		// and the paths split the hop's weight by their own (see expand).
 		s.Members = expand(rs.set.Members, func(h nexthop.Hop) []nexthop.Member {
-			if needsResolve(h) {
-				return f.hops[h].paths
+			if !needsResolve(h) {
+				return []nexthop.Member{{Hop: h, Weight: 1}}
 			}
 
-			return []nexthop.Member{{Hop: h, Weight: 1}}
+			if r := f.hops[h]; r.err == nil {
+				return r.paths
+			}
+
+			return nil
 		})
 		s = s.Canonical()
 		if err := s.Validate(); err != nil {
