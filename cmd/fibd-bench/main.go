@@ -175,7 +175,9 @@ func runBenchmark(o options, args []string) (*bench.Results, error) {
 		return nil, err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed output (fibd-bench | head) ends the run as SIGTERM does,
+	// so that the namespaces are deleted, instead of killing the process.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	defer stop()
 	defer bench.RemoveBuilds()
 
