@@ -445,7 +445,7 @@ uptime      1h2m3s
 kernel      in-sync
 routes      2 selected (installed 1, failed 1, unresolved 0, conflicts 0, pending 0)
 adopted     3 routes from the previous run, held until the sources converge
-nexthops    2 (groups 1)
+nexthops    3 objects (2 single, 1 groups)
 operations  7 (errors 0)
 source cli  2 routes
 table 100   1 routes

@@ -124,7 +124,9 @@ func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
 		line("adopted", "%d routes from the previous run, held until the sources converge", n)
 	}
 
-	line("nexthops", "%d (groups %d)", st.GetNexthops(), st.GetGroups())
+	// The status counts single objects and groups apart; the kernel lists
+	// both as nexthop objects.
+	line("nexthops", "%d objects (%d single, %d groups)", st.GetNexthops()+st.GetGroups(), st.GetNexthops(), st.GetGroups())
 	line("operations", "%d (errors %d)", st.GetOps(), st.GetOpErrors())
 
 	for _, c := range st.GetBySource() {
