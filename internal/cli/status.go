@@ -124,7 +124,7 @@ func writeStatus(w io.Writer, st *fibdv1.StatusResponse) {
 		line("adopted", "%d routes from the previous run, held until the sources converge", n)
 	}
 
-	// The status counts single objects and groups apart; the kernel lists
+	// The status counts single objects and groups apart. The kernel lists
 	// both as nexthop objects.
 	line("nexthops", "%d objects (%d single, %d groups)", st.GetNexthops()+st.GetGroups(), st.GetNexthops(), st.GetGroups())
 	line("operations", "%d (errors %d)", st.GetOps(), st.GetOpErrors())
