@@ -142,7 +142,7 @@ func renderMachine(p func(string, ...any), r *Results) {
 }
 
 // renderInvocations lists where each merged invocation ran, when they did
-// not all run on one machine at one fibd commit: the table above then
+// not all run on one machine at one fibd commit. The machine table then
 // describes the first only. Ratios pair samples of one invocation, so
 // they compare contenders on the same machine.
 func renderInvocations(p func(string, ...any), r *Results) {

@@ -224,9 +224,10 @@ type offerBuffers struct {
 	ends   []int
 	keys   []byte
 
-	// owners holds, for each route of the chunk, the first route of the
-	// chunk with the same set, and interned the set that route's offer
-	// interned, so that the routes after it skip the lookup.
+	// owners is, for each route of the chunk, the index of the chunk's
+	// first route with the same set. interned is the set that each
+	// route's offer interned, so that later routes of the same owner skip
+	// the lookup.
 	owners   []int
 	interned []*requested
 	recent   recentSets
@@ -237,7 +238,6 @@ type offerBuffers struct {
 func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 	sets, starts, ends, keys := buf.sets[:0], buf.starts[:0], buf.ends[:0], buf.keys[:0]
 	owners := buf.owners[:0]
-	buf.recent.reset()
 
 	// Validate and key the sets before taking the lock. Producers often
 	// pass one set to many routes, interleaved with a few others. Such a

@@ -414,7 +414,7 @@ func (f *FIB) resolvedLocked(rs *requested) (nexthop.Set, error) {
 
 		// A hop whose gateway has no usable route leaves the set while
 		// another member remains, as a hop whose link is down leaves its
-		// group: the route keeps forwarding over the members that resolve.
+		// group. The route keeps forwarding over the members that resolve.
 		if failed == len(rs.set.Members) {
 			rs.err = &resolveError{err: firstErr}
 
