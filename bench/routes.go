@@ -142,3 +142,34 @@ func Prefix(family, i int) netip.Prefix {
 
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 24)
 }
+
+// PrefixIndex returns the index i for which Prefix(family, i) is p, and
+// false when no index gives p.
+func PrefixIndex(family int, p netip.Prefix) (int, bool) {
+	a := p.Addr()
+	if family == 6 {
+		b := a.As16()
+		if !a.Is6() || p.Bits() != 56 || b[0] != 0x20 || b[1] != 0x01 || b[2] != 0x0d || b[3] != 0xb8 || [9]byte(b[7:]) != [9]byte{} {
+			return 0, false
+		}
+
+		return int(b[4])<<16 | int(b[5])<<8 | int(b[6]), true
+	}
+
+	if !a.Is4() {
+		return 0, false
+	}
+
+	b := a.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if p.Bits() != 24 || v&0xff != 0 || v < 16<<24 {
+		return 0, false
+	}
+
+	i := int(v-16<<24) >> 8
+	if i >= MaxRoutes(4) {
+		return 0, false
+	}
+
+	return i, true
+}

@@ -178,6 +178,10 @@ func measure(ctx context.Context, opts Options, env *Env, mon *Monitor, c Conten
 		}
 	}
 
+	if err := waitIdle(ctx, opts.Log); err != nil {
+		return Sample{Err: err.Error()}
+	}
+
 	u0, m0 := c.Usage(), mon.State()
 	begin := time.Now()
 	var t0 time.Time
