@@ -231,6 +231,11 @@ type offerBuffers struct {
 	owners   []int
 	interned []*requested
 	recent   recentSets
+
+	// setValid is, for each route of the chunk, whether its set passed
+	// nexthop.Set.Validate. A set is the same for the routes of one
+	// owner, so it is checked once.
+	setValid []bool
 }
 
 // offerChunk validates routes, setting errs, and offers the valid ones as
@@ -243,11 +248,14 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 	// pass one set to many routes, interleaved with a few others. Such a
 	// route takes the canonical form and key of the chunk's first route
 	// with the same set.
+	setValid := buf.setValid[:0]
 	for i, r := range routes {
+		var valid bool
 		if j, ok := buf.recent.find(r.NextHops); ok {
 			r.NextHops = sets[j]
 			starts, ends = append(starts, starts[j]), append(ends, ends[j])
 			owners = append(owners, j)
+			valid = setValid[j]
 		} else {
 			buf.recent.add(r.NextHops, i)
 			r.NextHops = canonical(r.NextHops)
@@ -255,15 +263,16 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 			keys = nexthop.AppendSetKey(keys, r.NextHops)
 			ends = append(ends, len(keys))
 			owners = append(owners, i)
+			valid = r.NextHops.Validate() == nil
 		}
 
 		// Valid routes leave errs unwritten, so that its memory is not
 		// touched (see prefaulted).
-		if err := r.Validate(); err != nil {
+		if err := r.validate(valid); err != nil {
 			errs[i] = err
 		}
 
-		sets = append(sets, r.NextHops)
+		sets, setValid = append(sets, r.NextHops), append(setValid, valid)
 	}
 
 	interned := append(buf.interned[:0], make([]*requested, len(routes))...)
@@ -284,7 +293,7 @@ func (f *FIB) offerChunk(routes []Route, errs []error, buf *offerBuffers) {
 	clear(interned)
 	buf.recent.reset()
 	buf.sets, buf.starts, buf.ends, buf.keys = sets, starts, ends, keys
-	buf.owners, buf.interned = owners, interned
+	buf.owners, buf.interned, buf.setValid = owners, interned, setValid
 }
 
 // recentSets remembers the last distinct sets of an Update's chunk, as

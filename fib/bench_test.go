@@ -70,6 +70,33 @@ func benchRoutes(n int) []fib.Route {
 	return routes
 }
 
+// benchRoutes4 returns n IPv4 /24s from 16.0.0.0 over 16 groups of the same
+// two gateways that differ in the first one's weight, with consecutive
+// routes in different groups: the stated workload of fibd-bench.
+func benchRoutes4(n int) []fib.Route {
+	gw0 := hop(netip.MustParseAddr("198.51.100.2"), "v0")
+	gw1 := hop(netip.MustParseAddr("203.0.113.2"), "v1")
+	sets := make([]nexthop.Set, 16)
+	for i := range sets {
+		sets[i] = nexthop.Set{Members: []nexthop.Member{{Hop: gw0, Weight: uint32(i + 1)}, {Hop: gw1, Weight: 1}}}
+	}
+
+	routes := make([]fib.Route, n)
+	for i := range routes {
+		v := uint32(16)<<24 + uint32(i)<<8
+		routes[i] = fib.Route{
+			Prefix:   netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24),
+			Table:    fib.TableMain,
+			Type:     fib.TypeUnicast,
+			NextHops: sets[i%16],
+			Source:   "bench",
+			Distance: fib.DistanceGRPC,
+		}
+	}
+
+	return routes
+}
+
 // cpuTime returns the user and system CPU time of the process, which on a
 // busy machine measures the work better than the wall clock.
 func cpuTime() time.Duration {
@@ -91,12 +118,12 @@ func heapBytes() uint64 {
 	return m.HeapAlloc
 }
 
-// benchmarkUpdate offers n routes in chunks of 10,000 and waits until all
-// are programmed. It reports the wall time and the CPU time (all
+// benchmarkUpdate offers routes in chunks and waits until all are
+// programmed. It reports the wall time and the CPU time (all
 // goroutines, garbage collection included) per route, and the heap per
 // route that stays allocated, measured after a garbage collection.
-func benchmarkUpdate(b *testing.B, n int, dp func() fib.Dataplane) {
-	routes := benchRoutes(n)
+func benchmarkUpdate(b *testing.B, routes []fib.Route, chunk int, dp func() fib.Dataplane) {
+	n := len(routes)
 	b.ResetTimer()
 
 	var perRoute float64
@@ -115,8 +142,8 @@ func benchmarkUpdate(b *testing.B, n int, dp func() fib.Dataplane) {
 		b.StartTimer()
 		startCPU := cpuTime()
 
-		for start := 0; start < n; start += 10000 {
-			f.Update(routes[start:min(start+10000, n)])
+		for start := 0; start < n; start += chunk {
+			f.Update(routes[start:min(start+chunk, n)])
 		}
 
 		if err := f.Sync(ctx); err != nil {
@@ -141,14 +168,22 @@ func benchmarkUpdate(b *testing.B, n int, dp func() fib.Dataplane) {
 	b.ReportMetric(perRoute, "B/route")
 }
 
+// BenchmarkUpdate1M offers IPv6 /64s, which the index keeps in a map, in
+// chunks of 10,000.
 func BenchmarkUpdate1M(b *testing.B) {
-	benchmarkUpdate(b, 1_000_000, func() fib.Dataplane { return &discard{} })
+	benchmarkUpdate(b, benchRoutes(1_000_000), 10000, func() fib.Dataplane { return &discard{} })
+}
+
+// BenchmarkUpdate1MIPv4 offers fibd-bench's stated workload in one call, as
+// its fibd contender does.
+func BenchmarkUpdate1MIPv4(b *testing.B) {
+	benchmarkUpdate(b, benchRoutes4(1_000_000), 1_000_000, func() fib.Dataplane { return &discard{} })
 }
 
 // BenchmarkUpdate1MFake includes the fake dataplane's own map of routes in
 // the time and heap.
 func BenchmarkUpdate1MFake(b *testing.B) {
-	benchmarkUpdate(b, 1_000_000, func() fib.Dataplane { return &fibtest.Dataplane{} })
+	benchmarkUpdate(b, benchRoutes(1_000_000), 10000, func() fib.Dataplane { return &fibtest.Dataplane{} })
 }
 
 // BenchmarkPeerDown measures failover of 1M routes on 16 groups when one

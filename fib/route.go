@@ -110,6 +110,12 @@ func (r Route) Key() Key {
 // unknown type, next hops on a route type that takes none, or an invalid
 // next-hop set. It expects r.NextHops in canonical order.
 func (r Route) Validate() error {
+	return r.validate(false)
+}
+
+// validate checks r as Validate does. With setValid set, it skips
+// nexthop.Set.Validate of the set, which the caller has already run.
+func (r Route) validate(setValid bool) error {
 	if !r.Prefix.IsValid() {
 		return fmt.Errorf("invalid prefix %s", r.Prefix)
 	}
@@ -137,7 +143,7 @@ func (r Route) Validate() error {
 
 	switch r.Type {
 	case TypeUnicast:
-		return r.validateNextHops()
+		return r.validateNextHops(setValid)
 	case TypeBlackhole, TypeUnreachable, TypeProhibit:
 		if len(r.NextHops.Members) > 0 {
 			return fmt.Errorf("invalid route %s: a %s route takes no next hops", r.Prefix, r.Type)
@@ -149,9 +155,11 @@ func (r Route) Validate() error {
 	return fmt.Errorf("invalid route %s: unknown type %d, use unicast, blackhole, unreachable or prohibit", r.Prefix, r.Type)
 }
 
-func (r Route) validateNextHops() error {
-	if err := r.NextHops.Validate(); err != nil {
-		return fmt.Errorf("route %s: %w", r.Prefix, err)
+func (r Route) validateNextHops(setValid bool) error {
+	if !setValid {
+		if err := r.NextHops.Validate(); err != nil {
+			return fmt.Errorf("route %s: %w", r.Prefix, err)
+		}
 	}
 
 	for _, m := range r.NextHops.Members {

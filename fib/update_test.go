@@ -96,3 +96,34 @@ id 3000000004 via 203.0.113.3 dev v1 proto fibd
 		t.Errorf("groups/nexthops = %d/%d after the withdraw, want 0/0", st.Groups, st.Nexthops)
 	}
 }
+
+// TestUpdateSharedSetValidation offers routes that share one set, which
+// Update checks once: an invalid shared set fails every route that names
+// it, and a valid one still fails the route of the wrong family.
+func TestUpdateSharedSetValidation(t *testing.T) {
+	h := newHarness(t, nil, fib.Config{})
+	h.run()
+
+	bad := hops(hop(gwA, "v0"), hop(gwA, "v0"))
+	good := hops(hop(gwA, "v0"))
+	routes := []fib.Route{
+		route("192.0.2.0/29", "bgp", fib.DistanceEBGP, 20, bad),
+		route("192.0.2.8/29", "bgp", fib.DistanceEBGP, 20, good),
+		route("192.0.2.16/29", "bgp", fib.DistanceEBGP, 20, bad),
+		route("2001:db8:1::/48", "bgp", fib.DistanceEBGP, 20, good),
+		route("192.0.2.24/29", "bgp", fib.DistanceEBGP, 20, good),
+		route("192.0.2.32/29", "bgp", fib.DistanceEBGP, 20, bad),
+	}
+
+	errs := h.fib.Update(routes)
+	for i, wantErr := range []bool{true, false, true, true, false, true} {
+		if (errs[i] != nil) != wantErr {
+			t.Errorf("route %s: error %v, want error %v", routes[i].Prefix, errs[i], wantErr)
+		}
+	}
+
+	h.sync()
+	if st := h.fib.Stats(); st.Installed != 2 {
+		t.Errorf("installed = %d, want 2", st.Installed)
+	}
+}
