@@ -659,68 +659,72 @@ func (rm *routeMap) len() int {
 	return rm.used + len(rm.other)
 }
 
-// slot returns the slot of p, growing the array when grow is set, or nil
-// when p is not one of the workload's prefixes.
-func (rm *routeMap) slot(p netip.Prefix, grow bool) *routeSlot {
+// slot returns the slot of p and whether p is one of the workload's
+// prefixes. With grow set, the array grows to contain the slot. Without it,
+// the slot is nil when p lies beyond the array.
+func (rm *routeMap) slot(p netip.Prefix, grow bool) (*routeSlot, bool) {
 	i, ok := PrefixIndex(rm.family, p)
 	if !ok {
-		return nil
+		return nil, false
 	}
 
 	if i >= len(rm.slots) {
 		if !grow {
-			return nil
+			return nil, true
 		}
 
-		rm.slots = append(rm.slots, make([]routeSlot, max(i+1-len(rm.slots), len(rm.slots)))...)
-		rm.slots = rm.slots[:cap(rm.slots)]
+		n := max(i+1, 2*len(rm.slots))
+		rm.slots = append(rm.slots, make([]routeSlot, n-len(rm.slots))...)
 	}
 
-	return &rm.slots[i]
+	return &rm.slots[i], true
 }
 
 func (rm *routeMap) get(p netip.Prefix) (routeRef, bool) {
-	if _, ok := PrefixIndex(rm.family, p); ok {
-		if sl := rm.slot(p, false); sl != nil && sl.present {
-			return sl.ref, true
-		}
+	sl, workload := rm.slot(p, false)
+	if !workload {
+		ref, ok := rm.other[p]
 
+		return ref, ok
+	}
+
+	if sl == nil || !sl.present {
 		return routeRef{}, false
 	}
 
-	ref, ok := rm.other[p]
-
-	return ref, ok
+	return sl.ref, true
 }
 
 // put stores ref and returns the reference it replaced, if any.
 func (rm *routeMap) put(p netip.Prefix, ref routeRef) (routeRef, bool) {
-	if sl := rm.slot(p, true); sl != nil {
-		old, had := sl.ref, sl.present
-		if !had {
-			rm.used++
-		}
+	sl, workload := rm.slot(p, true)
+	if !workload {
+		old, ok := rm.other[p]
+		rm.other[p] = ref
 
-		*sl = routeSlot{ref: ref, present: true}
-
-		return old, had
+		return old, ok
 	}
 
-	old, ok := rm.other[p]
-	rm.other[p] = ref
+	old, had := sl.ref, sl.present
+	if !had {
+		rm.used++
+	}
 
-	return old, ok
+	*sl = routeSlot{ref: ref, present: true}
+
+	return old, had
 }
 
 func (rm *routeMap) delete(p netip.Prefix) {
-	if _, ok := PrefixIndex(rm.family, p); ok {
-		if sl := rm.slot(p, false); sl != nil && sl.present {
-			*sl = routeSlot{}
-			rm.used--
-		}
+	sl, workload := rm.slot(p, false)
+	if !workload {
+		delete(rm.other, p)
 
 		return
 	}
 
-	delete(rm.other, p)
+	if sl != nil && sl.present {
+		*sl = routeSlot{}
+		rm.used--
+	}
 }

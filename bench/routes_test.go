@@ -39,7 +39,7 @@ func TestPrefixIndexRejectsOtherPrefixes(t *testing.T) {
 	}
 }
 
-func TestRouteMapKeepsWorkloadAndOtherPrefixes(t *testing.T) {
+func TestRouteMapWorkloadAndOtherPrefixes(t *testing.T) {
 	rm := newRouteMap(4)
 	inside := Prefix(4, 70_000)
 	outside := netip.MustParsePrefix("192.0.2.0/24")
